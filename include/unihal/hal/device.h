@@ -1,0 +1,32 @@
+// One accelerator (or the CPU) opened by a driver. Thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "unihal/hal/buffer.h"
+#include "unihal/hal/device_info.h"
+#include "unihal/hal/executable.h"
+#include "unihal/hal/kernel_registry.h"
+#include "unihal/hal/stream.h"
+#include "unihal/ir/graph.h"
+#include "unihal/status.h"
+
+namespace unihal::hal {
+
+struct CompileOptions {};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual const DeviceInfo& info() const = 0;
+  // A fresh sample; every figure the platform cannot give stays nullopt.
+  virtual DeviceHealth Health() = 0;
+  virtual Result<std::shared_ptr<Buffer>> Allocate(size_t bytes) = 0;
+  virtual Result<std::unique_ptr<Stream>> CreateStream() = 0;
+  // Whether this device can run `node` of `graph`; when not, the reason says what is missing.
+  virtual SupportResult Supports(const ir::Node& node, const ir::Graph& graph) const = 0;
+  virtual Result<std::shared_ptr<Executable>> Compile(const ir::Graph& subgraph,
+                                                      const CompileOptions& options) = 0;
+};
+
+}  // namespace unihal::hal

@@ -1,0 +1,24 @@
+// A compiled subgraph, ready to run on its device.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "unihal/ir/graph.h"
+#include "unihal/status.h"
+#include "unihal/tensor.h"
+
+namespace unihal::hal {
+
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  // The subgraph's inputs and outputs, in the order Run binds them.
+  virtual const std::vector<ir::ValueInfo>& inputs() const = 0;
+  virtual const std::vector<ir::ValueInfo>& outputs() const = 0;
+  // Runs once. `inputs` follow inputs(); `outputs` is resized to outputs().size().
+  // Thread-safe: concurrent calls are allowed.
+  virtual Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) = 0;
+};
+
+}  // namespace unihal::hal

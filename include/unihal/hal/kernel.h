@@ -1,0 +1,63 @@
+// Kernel: one op implementation. A kernel object is created once per node when its subgraph
+// is compiled (parse attributes, check types, pack weights there) and then computes many times,
+// possibly from several threads at once, so Compute must not mutate the kernel.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "unihal/hal/thread_pool.h"
+#include "unihal/ir/graph.h"
+#include "unihal/status.h"
+#include "unihal/tensor.h"
+
+namespace unihal::hal {
+
+// What a kernel sees while computing one node.
+class KernelContext {
+ public:
+  virtual ~KernelContext() = default;
+  virtual const ir::Node& node() const = 0;
+  virtual size_t num_inputs() const = 0;
+  // nullptr when input i is absent (optional and not given).
+  virtual const Tensor* input(size_t i) const = 0;
+  virtual size_t num_outputs() const = 0;
+  // Host memory for output i, uninitialised (it may be reused from an earlier value).
+  virtual Result<Tensor*> AllocateOutput(size_t i, DType dtype, Shape shape) = 0;
+  // Makes output i an existing tensor, e.g. a view sharing an input's storage.
+  virtual Status SetOutput(size_t i, Tensor tensor) = 0;
+  virtual ThreadPool& thread_pool() = 0;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual Status Compute(KernelContext& context) const = 0;
+};
+
+// What is known about a node when its kernel is created.
+struct KernelCreateInfo {
+  const ir::Node& node;
+  const ir::Graph& graph;  // for value types and initializers
+  // Input i's value when it is a constant (initializer), else nullptr.
+  const Tensor* ConstantInput(size_t i) const;
+  // Input i's static type when known, else nullptr.
+  const ir::ValueInfo* InputInfo(size_t i) const;
+  // Input i's dtype when known, else kUndefined.
+  DType InputDType(size_t i) const;
+};
+
+using KernelFactory = std::function<Result<std::unique_ptr<Kernel>>(const KernelCreateInfo&)>;
+
+// A kernel that is just a function (attributes read at compute time).
+class FunctionKernel final : public Kernel {
+ public:
+  using Fn = std::function<Status(KernelContext&)>;
+  explicit FunctionKernel(Fn fn) : fn_(std::move(fn)) {}
+  Status Compute(KernelContext& context) const override { return fn_(context); }
+
+ private:
+  Fn fn_;
+};
+
+}  // namespace unihal::hal

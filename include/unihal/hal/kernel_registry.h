@@ -1,0 +1,51 @@
+// Per-driver table of kernels by op. Several implementations of an op may be registered
+// (e.g. oneDNN and reference); the highest-priority one whose `supports` accepts the node wins.
+#pragma once
+
+#include <climits>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "unihal/hal/kernel.h"
+
+namespace unihal::hal {
+
+struct SupportResult {
+  bool supported = false;
+  std::string reason;  // why not (or which implementation, when supported)
+  static SupportResult Yes(std::string why = {}) { return {true, std::move(why)}; }
+  static SupportResult No(std::string why) { return {false, std::move(why)}; }
+};
+
+struct KernelDef {
+  std::string op_type;
+  std::string domain;  // "" = ai.onnx
+  int min_opset = 1;
+  int max_opset = INT_MAX;
+  std::string implementation;  // "reference", "onednn", ...
+  int priority = 0;            // higher is tried first
+  // Optional: whether this implementation takes the node (dtypes, attributes). Absent = yes.
+  std::function<SupportResult(const KernelCreateInfo&)> supports;
+  KernelFactory create;
+};
+
+class KernelRegistry {
+ public:
+  void Register(KernelDef def);
+  // Whether some implementation accepts the node; the reason names what is missing.
+  SupportResult Supports(const KernelCreateInfo& info) const;
+  // Creates the best accepting implementation; errors name the node.
+  Result<std::unique_ptr<Kernel>> Create(const KernelCreateInfo& info) const;
+  // Op types with at least one kernel, sorted.
+  std::vector<std::string> OpTypes() const;
+  // The implementation name Create would pick, or "" when none.
+  std::string SelectedImplementation(const KernelCreateInfo& info) const;
+
+ private:
+  const KernelDef* Select(const KernelCreateInfo& info, std::string* why_not) const;
+  std::map<std::pair<std::string, std::string>, std::vector<KernelDef>> kernels_;
+};
+
+}  // namespace unihal::hal

@@ -1,0 +1,29 @@
+// The process-wide CPU thread pool. It is the OpenMP runtime's pool, so oneDNN's primitives
+// and unihal's own kernels share the same threads instead of competing for the cores.
+#pragma once
+
+#include <cstdint>
+#include <atomic>
+#include <functional>
+
+namespace unihal::hal {
+
+class ThreadPool {
+ public:
+  // The one pool of the process.
+  static ThreadPool& Process();
+
+  int num_threads() const { return num_threads_.load(std::memory_order_relaxed); }
+  // n <= 0 means one thread per core.
+  void SetNumThreads(int n);
+
+  // Runs fn(begin, end) over disjoint chunks covering [0, n), each at least `grain` long
+  // where possible, and returns when all are done. Runs inline when one chunk suffices.
+  void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  ThreadPool();
+  std::atomic<int> num_threads_{1};
+};
+
+}  // namespace unihal::hal

@@ -1,0 +1,60 @@
+// Session: one model prepared for one device.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "unihal/ir/graph.h"
+#include "unihal/runtime.h"
+#include "unihal/status.h"
+#include "unihal/tensor.h"
+
+namespace unihal {
+
+struct SessionOptions {
+  std::string device = "auto";  // see Runtime::FindDevice
+  bool optimize = true;         // constant folding and dead-node removal
+};
+
+struct RunOptions {};
+
+class GraphExecutorHandle;
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> Load(std::shared_ptr<Runtime> runtime,
+                                               const std::string& path,
+                                               const SessionOptions& options = {});
+  static Result<std::unique_ptr<Session>> LoadFromBytes(std::shared_ptr<Runtime> runtime,
+                                                        std::string_view bytes,
+                                                        const SessionOptions& options = {});
+  ~Session();
+
+  const std::vector<ir::ValueInfo>& inputs() const;
+  const std::vector<ir::ValueInfo>& outputs() const;
+  const std::string& device_id() const;
+  const ir::Model& model() const { return *model_; }
+
+  // Runs once. Every graph input must be given, with its declared dtype and a shape that
+  // matches its static dims (symbolic dims must agree across inputs). Outputs follow outputs().
+  // Thread-safe.
+  Result<std::vector<Tensor>> Run(const std::map<std::string, Tensor>& inputs,
+                                  const RunOptions& options = {}) const;
+
+ private:
+  Session() = default;
+  static Result<std::unique_ptr<Session>> Create(std::shared_ptr<Runtime> runtime,
+                                                 std::unique_ptr<ir::Model> model,
+                                                 const SessionOptions& options);
+  Status CheckInputs(const std::map<std::string, Tensor>& inputs) const;
+
+  std::shared_ptr<Runtime> runtime_;
+  std::unique_ptr<ir::Model> model_;
+  std::shared_ptr<hal::Device> device_;
+  std::shared_ptr<hal::Executable> executable_;
+};
+
+}  // namespace unihal

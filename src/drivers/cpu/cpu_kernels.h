@@ -1,0 +1,27 @@
+// The cpu driver's kernel families. Each Register* function lives in its own file under
+// kernels/ (reference C++) or dnnl/ (oneDNN) and adds its ops to the registry.
+#pragma once
+
+#include "unihal/hal/kernel_registry.h"
+
+namespace unihal::cpu {
+
+// kernels/elementwise.cc: Add Sub Mul Div Pow Sum (NumPy broadcasting), Relu Sigmoid Tanh Erf
+// Sqrt Exp.
+void RegisterElementwiseKernels(hal::KernelRegistry& registry);
+// kernels/math.cc: Softmax ReduceMean LayerNormalization Cast.
+void RegisterMathKernels(hal::KernelRegistry& registry);
+// kernels/shape_ops.cc: Reshape Flatten Transpose Concat Unsqueeze Squeeze ConstantOfShape
+// Constant Shape Gather Slice Identity Dropout.
+void RegisterShapeKernels(hal::KernelRegistry& registry);
+// kernels/nn.cc: reference Conv Gemm MatMul MaxPool AveragePool GlobalAveragePool
+// BatchNormalization LRN.
+void RegisterReferenceNnKernels(hal::KernelRegistry& registry);
+// dnnl/*.cc: oneDNN Conv MatMul Gemm MaxPool AveragePool GlobalAveragePool BatchNormalization,
+// at higher priority than the reference kernels for the cases they handle.
+void RegisterDnnlKernels(hal::KernelRegistry& registry);
+
+// Everything above.
+void RegisterAllCpuKernels(hal::KernelRegistry& registry);
+
+}  // namespace unihal::cpu

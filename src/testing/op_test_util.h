@@ -1,0 +1,54 @@
+// Helpers for kernel and executor tests: one-node graphs, random tensors, tolerant compares.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "unihal/hal/kernel_registry.h"
+#include "unihal/ir/graph.h"
+#include "unihal/tensor.h"
+
+namespace unihal::testing {
+
+// Builds an ai.onnx node. Inputs/outputs are value names; "" marks an absent optional input.
+ir::Node MakeNode(std::string op_type, std::vector<std::string> inputs,
+                  std::vector<std::string> outputs,
+                  std::map<std::string, ir::Attribute> attributes = {}, int opset = 17);
+
+// Attribute shorthands.
+ir::Attribute AttrInt(int64_t v);
+ir::Attribute AttrFloat(float v);
+ir::Attribute AttrString(std::string v);
+ir::Attribute AttrInts(std::vector<int64_t> v);
+ir::Attribute AttrFloats(std::vector<float> v);
+ir::Attribute AttrTensor(Tensor v);
+
+struct RunNodeOptions {
+  // Indices of inputs passed as initializers (constants known at compile time, e.g. weights).
+  std::set<size_t> constant_inputs;
+};
+
+// Compiles `node` alone with the kernels of `registry` and runs it on `inputs` (by position;
+// an undefined Tensor for an absent input). Returns the node's outputs.
+Result<std::vector<Tensor>> RunNode(const hal::KernelRegistry& registry, const ir::Node& node,
+                                    const std::vector<Tensor>& inputs,
+                                    const RunNodeOptions& options = {});
+
+// Registry with every cpu kernel (oneDNN and reference).
+const hal::KernelRegistry& AllCpuKernels();
+
+// Deterministic uniform random values in [lo, hi) (integers: rounded), any dtype.
+Tensor RandomTensor(DType dtype, Shape shape, uint64_t seed, double lo = -1.0, double hi = 1.0);
+
+// Element i of a host tensor as double (any dtype).
+double ElementAsDouble(const Tensor& t, int64_t i);
+
+// Same dtype and shape, and |a - e| <= atol + rtol * |e| everywhere (NaNs must match).
+::testing::AssertionResult AllClose(const Tensor& actual, const Tensor& expected,
+                                    double rtol = 1e-5, double atol = 1e-6);
+
+}  // namespace unihal::testing
