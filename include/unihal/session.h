@@ -14,6 +14,10 @@
 
 namespace unihal {
 
+namespace exec {
+class GraphExecutor;
+}
+
 struct SessionOptions {
   std::string device = "auto";  // see Runtime::FindDevice
   bool optimize = true;         // constant folding and dead-node removal
@@ -54,7 +58,7 @@ class Session {
   std::shared_ptr<Runtime> runtime_;
   std::unique_ptr<ir::Model> model_;
   std::shared_ptr<hal::Device> device_;
-  std::shared_ptr<hal::Executable> executable_;
+  std::unique_ptr<exec::GraphExecutor> executor_;
 };
 
 }  // namespace unihal

@@ -1,0 +1,59 @@
+#include "unihal/runtime.h"
+
+#include "drivers/registry.h"
+
+namespace unihal {
+
+Result<std::shared_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) {
+  std::shared_ptr<Runtime> runtime(new Runtime());  // private constructor: make_shared can't
+  hal::DriverOptions driver_options;
+  driver_options.cpu_threads = options.cpu_threads;
+  for (std::unique_ptr<hal::Driver>& driver : drivers::CreateBuiltinDrivers()) {
+    Result<std::vector<std::shared_ptr<hal::Device>>> devices = driver->OpenDevices(driver_options);
+    if (!devices.ok()) {
+      runtime->unavailable_.push_back({std::string(driver->name()), devices.status().message()});
+      continue;
+    }
+    if (devices->empty()) {
+      runtime->unavailable_.push_back({std::string(driver->name()), "no device found"});
+      continue;
+    }
+    for (auto& device : *devices) runtime->devices_.push_back(std::move(device));
+  }
+  if (!runtime->cpu()) return InternalError("the cpu driver opened no device");
+  return runtime;
+}
+
+std::shared_ptr<hal::Device> Runtime::cpu() const {
+  for (const auto& device : devices_) {
+    if (device->info().driver == "cpu") return device;
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<hal::Device>> Runtime::FindDevice(std::string_view id) const {
+  if (id.empty() || id == "auto") {
+    // Best real device: a GPU or NPU that is not simulated, else the CPU.
+    for (const auto& device : devices_) {
+      const hal::DeviceInfo& info = device->info();
+      if (!info.is_simulated && info.kind != hal::DeviceKind::kCpu) return device;
+    }
+    return cpu();
+  }
+  for (const auto& device : devices_) {
+    if (device->info().id == id) return device;
+  }
+  for (const auto& device : devices_) {
+    if (device->info().driver == id) return device;
+  }
+  std::string known;
+  for (const auto& device : devices_) known += (known.empty() ? "" : ", ") + device->info().id;
+  std::string why;
+  for (const auto& u : unavailable_) {
+    if (id.substr(0, id.find(':')) == u.driver) why = " (driver " + u.driver + ": " + u.reason + ")";
+  }
+  return NotFoundError("unknown device '" + std::string(id) + "'" + why +
+                       "; available devices: " + known + " (see `unihal devices`)");
+}
+
+}  // namespace unihal

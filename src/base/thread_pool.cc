@@ -1,0 +1,42 @@
+#include "unihal/hal/thread_pool.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+namespace unihal::hal {
+
+ThreadPool& ThreadPool::Process() {
+  static ThreadPool pool;  // the process-wide pool (SPEC: one per process, shared with oneDNN)
+  return pool;
+}
+
+ThreadPool::ThreadPool() { SetNumThreads(0); }
+
+void ThreadPool::SetNumThreads(int n) {
+  if (n <= 0) n = omp_get_num_procs();
+  num_threads_.store(std::max(1, n), std::memory_order_relaxed);
+  omp_set_num_threads(num_threads());  // oneDNN reads this from the calling thread
+}
+
+void ThreadPool::ParallelFor(int64_t n, int64_t grain,
+                             const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  const int64_t max_chunks = (n + grain - 1) / grain;
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), max_chunks));
+  if (threads <= 1 || omp_in_parallel()) {
+    fn(0, n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num();
+    const int64_t count = omp_get_num_threads();
+    const int64_t begin = n * t / count;
+    const int64_t end = n * (t + 1) / count;
+    if (begin < end) fn(begin, end);
+  }
+}
+
+}  // namespace unihal::hal

@@ -1,0 +1,175 @@
+#include "unihal/hal/kernel_executable.h"
+
+#include <mutex>
+
+#include "hal/buffer_pool.h"
+#include "hal/memory_plan.h"
+
+namespace unihal::hal {
+namespace {
+
+// Per-run scratch: value table and the free buffers. Kept between runs (one per concurrent run).
+struct RunState {
+  std::vector<Tensor> values;
+  BufferPool pool;
+};
+
+class NodeContext final : public KernelContext {
+ public:
+  NodeContext(const ir::Node& node, const std::vector<int>& ins, const std::vector<int>& outs,
+              RunState& state, ThreadPool& pool)
+      : node_(node), ins_(ins), outs_(outs), state_(state), thread_pool_(pool) {}
+
+  const ir::Node& node() const override { return node_; }
+  size_t num_inputs() const override { return ins_.size(); }
+  const Tensor* input(size_t i) const override {
+    if (i >= ins_.size() || ins_[i] == MemoryPlan::kAbsent) return nullptr;
+    const Tensor& t = state_.values[static_cast<size_t>(ins_[i])];
+    return t.defined() ? &t : nullptr;
+  }
+  size_t num_outputs() const override { return outs_.size(); }
+
+  Result<Tensor*> AllocateOutput(size_t i, DType dtype, Shape shape) override {
+    UH_ASSIGN_OR_RETURN(Tensor * slot, OutputSlot(i));
+    for (int64_t d : shape) {
+      if (d < 0) {
+        return InvalidArgumentError(node_.Describe() + ": output " + std::to_string(i) +
+                                    " would have negative shape " + ShapeToString(shape));
+      }
+    }
+    const size_t bytes = static_cast<size_t>(NumElements(shape)) * DTypeSize(dtype);
+    std::shared_ptr<Buffer> buffer = state_.pool.Take(bytes);
+    if (!buffer) {
+      return ResourceExhaustedError(node_.Describe() + ": out of host memory for output " +
+                                    std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
+    }
+    *slot = Tensor(dtype, std::move(shape), std::move(buffer));
+    return slot;
+  }
+
+  Status SetOutput(size_t i, Tensor tensor) override {
+    UH_ASSIGN_OR_RETURN(Tensor * slot, OutputSlot(i));
+    *slot = std::move(tensor);
+    return Status::Ok();
+  }
+
+  ThreadPool& thread_pool() override { return thread_pool_; }
+
+ private:
+  Result<Tensor*> OutputSlot(size_t i) {
+    if (i >= outs_.size()) {
+      return InternalError(node_.Describe() + ": kernel wrote output " + std::to_string(i) +
+                           " but the node has " + std::to_string(outs_.size()));
+    }
+    if (outs_[i] == MemoryPlan::kAbsent) return &discarded_;
+    return &state_.values[static_cast<size_t>(outs_[i])];
+  }
+
+  const ir::Node& node_;
+  const std::vector<int>& ins_;
+  const std::vector<int>& outs_;
+  RunState& state_;
+  ThreadPool& thread_pool_;
+  Tensor discarded_;  // an optional output the graph does not use
+};
+
+class KernelExecutable final : public Executable {
+ public:
+  KernelExecutable(ir::Graph graph, MemoryPlan plan, std::vector<std::unique_ptr<Kernel>> kernels,
+                   ThreadPool& pool)
+      : graph_(std::move(graph)), plan_(std::move(plan)), kernels_(std::move(kernels)),
+        thread_pool_(pool) {}
+
+  const std::vector<ir::ValueInfo>& inputs() const override { return graph_.inputs; }
+  const std::vector<ir::ValueInfo>& outputs() const override { return graph_.outputs; }
+
+  Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) override {
+    if (inputs.size() != plan_.input_slots.size()) {
+      return InvalidArgumentError("subgraph '" + graph_.name + "' takes " +
+                                  std::to_string(plan_.input_slots.size()) + " inputs, got " +
+                                  std::to_string(inputs.size()));
+    }
+    std::unique_ptr<RunState> state = AcquireState();
+    Status status = RunWith(*state, inputs, outputs);
+    for (Tensor& v : state->values) v = Tensor();  // drop references; pooled buffers stay
+    ReleaseState(std::move(state));
+    return status;
+  }
+
+ private:
+  Status RunWith(RunState& state, std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
+    state.values.assign(static_cast<size_t>(plan_.num_slots), Tensor());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      state.values[static_cast<size_t>(plan_.input_slots[i])] = inputs[i];
+    }
+    for (const auto& [slot, name] : plan_.constant_slots) {
+      state.values[static_cast<size_t>(slot)] = graph_.initializers.at(name);
+    }
+    for (size_t n = 0; n < kernels_.size(); ++n) {
+      const ir::Node& node = graph_.nodes[n];
+      NodeContext context(node, plan_.node_inputs[n], plan_.node_outputs[n], state, thread_pool_);
+      Status status = kernels_[n]->Compute(context);
+      if (!status.ok()) {
+        if (status.message().find("'" + node.name + "'") != std::string::npos) return status;
+        return std::move(status).WithContext(node.Describe());
+      }
+      for (int s : plan_.node_outputs[n]) {
+        if (s != MemoryPlan::kAbsent && !state.values[static_cast<size_t>(s)].defined()) {
+          return InternalError(node.Describe() + ": kernel did not produce all its outputs");
+        }
+      }
+      for (int s : plan_.release_after[n]) {
+        Tensor& dead = state.values[static_cast<size_t>(s)];
+        // Only reuse storage nobody else holds (a view may still share it).
+        if (dead.buffer() && dead.buffer().use_count() == 1) state.pool.Give(dead.buffer());
+        dead = Tensor();
+      }
+    }
+    outputs.resize(plan_.output_slots.size());
+    for (size_t i = 0; i < plan_.output_slots.size(); ++i) {
+      outputs[i] = state.values[static_cast<size_t>(plan_.output_slots[i])];
+    }
+    return Status::Ok();
+  }
+
+  std::unique_ptr<RunState> AcquireState() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (idle_states_.empty()) return std::make_unique<RunState>();
+    std::unique_ptr<RunState> state = std::move(idle_states_.back());
+    idle_states_.pop_back();
+    return state;
+  }
+
+  void ReleaseState(std::unique_ptr<RunState> state) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_states_.push_back(std::move(state));
+  }
+
+  const ir::Graph graph_;
+  const MemoryPlan plan_;
+  const std::vector<std::unique_ptr<Kernel>> kernels_;
+  ThreadPool& thread_pool_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<RunState>> idle_states_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Executable>> CompileWithKernels(const ir::Graph& subgraph,
+                                                       const KernelRegistry& registry,
+                                                       ThreadPool& thread_pool) {
+  ir::Graph graph = subgraph;
+  UH_RETURN_IF_ERROR(ir::TopologicalSort(graph));
+  UH_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(graph));
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  kernels.reserve(graph.nodes.size());
+  for (const ir::Node& node : graph.nodes) {
+    KernelCreateInfo info{node, graph};
+    UH_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, registry.Create(info));
+    kernels.push_back(std::move(kernel));
+  }
+  return std::shared_ptr<Executable>(std::make_shared<KernelExecutable>(
+      std::move(graph), std::move(plan), std::move(kernels), thread_pool));
+}
+
+}  // namespace unihal::hal
