@@ -75,7 +75,7 @@ const std::string& Session::device_id() const { return device_->info().id; }
 
 Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
   std::string expected;
-  for (const auto& info : inputs()) expected += "\n  " + info.Describe();
+  for (const auto& info : this->inputs()) expected += "\n  " + info.Describe();
   for (const auto& [name, tensor] : inputs) {
     bool known = false;
     for (const auto& info : this->inputs()) known = known || info.name == name;
