@@ -1,0 +1,31 @@
+// ONNX GraphProto -> ir::Graph: nodes (named uniquely, with their opset), attributes,
+// initializers, inputs, outputs and value_info. Subgraphs are converted recursively and every
+// graph is validated and topologically sorted.
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "unihal/ir/graph.h"
+#include "unihal/status.h"
+
+namespace unihal::onnx_import {
+
+struct ConversionContext {
+  std::string external_data_dir;             // folder external data paths are relative to
+  std::map<std::string, int> opset_imports;  // domain ("" = ai.onnx) -> version
+};
+
+// Converts the main graph (outer_scope empty) or a subgraph, which may read the values in
+// `outer_scope` (everything its enclosing graphs define).
+Result<ir::Graph> ConvertGraph(const onnx::GraphProto& proto, const ConversionContext& context,
+                               const std::set<std::string>& outer_scope = {}, int depth = 0);
+
+// One value's type. Non-tensor types (sequence, map) and element types unihal lacks give
+// kUndefined with an unknown shape.
+ir::ValueInfo ConvertValueInfo(const onnx::ValueInfoProto& proto);
+
+}  // namespace unihal::onnx_import
