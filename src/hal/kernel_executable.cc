@@ -1,6 +1,7 @@
 #include "unihal/hal/kernel_executable.h"
 
 #include <mutex>
+#include <unordered_set>
 
 #include "hal/buffer_pool.h"
 #include "hal/memory_plan.h"
@@ -78,7 +79,11 @@ class KernelExecutable final : public Executable {
   KernelExecutable(ir::Graph graph, MemoryPlan plan, std::vector<std::unique_ptr<Kernel>> kernels,
                    ThreadPool& pool)
       : graph_(std::move(graph)), plan_(std::move(plan)), kernels_(std::move(kernels)),
-        thread_pool_(pool) {}
+        thread_pool_(pool) {
+    for (const auto& [name, tensor] : graph_.initializers) {
+      if (tensor.buffer()) constant_buffers_.insert(tensor.buffer().get());
+    }
+  }
 
   const std::vector<ir::ValueInfo>& inputs() const override { return graph_.inputs; }
   const std::vector<ir::ValueInfo>& outputs() const override { return graph_.outputs; }
@@ -127,7 +132,14 @@ class KernelExecutable final : public Executable {
     }
     outputs.resize(plan_.output_slots.size());
     for (size_t i = 0; i < plan_.output_slots.size(); ++i) {
-      outputs[i] = state.values[static_cast<size_t>(plan_.output_slots[i])];
+      const Tensor& value = state.values[static_cast<size_t>(plan_.output_slots[i])];
+      // An output that is (a view of) a weight is copied: a caller writing into it must not
+      // change the model.
+      if (value.buffer() && constant_buffers_.count(value.buffer().get())) {
+        UH_ASSIGN_OR_RETURN(outputs[i], value.Clone());
+      } else {
+        outputs[i] = value;
+      }
     }
     return Status::Ok();
   }
@@ -149,6 +161,7 @@ class KernelExecutable final : public Executable {
   const MemoryPlan plan_;
   const std::vector<std::unique_ptr<Kernel>> kernels_;
   ThreadPool& thread_pool_;
+  std::unordered_set<const Buffer*> constant_buffers_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<RunState>> idle_states_;
 };

@@ -155,5 +155,19 @@ TEST(KernelExecutableTest, ConcurrentRunsAreIndependent) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
+TEST(KernelExecutableTest, OutputViewOfAWeightIsACopy) {
+  KernelRegistry kernels = TestKernels();
+  ir::Graph g = Chain({"View"});
+  g.inputs.clear();
+  g.initializers["v0"] = Tensor::FromVector<float>({4}, {1, 2, 3, 4});
+  Result<std::shared_ptr<Executable>> exe = CompileWithKernels(g, kernels, ThreadPool::Process());
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*exe)->Run({}, out).ok());
+  out[0].data_as<float>()[0] = 100;  // the caller scribbles on its output
+  ASSERT_TRUE((*exe)->Run({}, out).ok());
+  EXPECT_EQ(out[0].data_as<float>()[0], 1);
+}
+
 }  // namespace
 }  // namespace unihal::hal
