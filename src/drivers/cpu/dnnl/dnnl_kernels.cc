@@ -1,8 +1,21 @@
-// SCAFFOLD: filled in by its owner this session.
+// Registers the oneDNN kernels. They share one CPU engine, owned by the kernels that use it
+// (no process global).
 #include "drivers/cpu/cpu_kernels.h"
+#include "drivers/cpu/dnnl/dnnl_common.h"
 
 namespace unihal::cpu {
 
-void RegisterDnnlKernels(hal::KernelRegistry& /*registry*/) {}
+void RegisterDnnlKernels(hal::KernelRegistry& registry) {
+  DnnlEnginePtr engine;
+  try {
+    engine = std::make_shared<const dnnl::engine>(dnnl::engine::kind::cpu, 0);
+  } catch (const dnnl::error&) {
+    return;  // no usable oneDNN: the reference kernels take every node
+  }
+  RegisterDnnlConv(registry, engine);
+  RegisterDnnlMatMulAndGemm(registry, engine);
+  RegisterDnnlPools(registry, engine);
+  RegisterDnnlBatchNormalization(registry, engine);
+}
 
 }  // namespace unihal::cpu

@@ -1,0 +1,84 @@
+#include "drivers/cpu/dnnl/dnnl_common.h"
+
+namespace unihal::cpu {
+
+dnnl::memory::dims ToDnnlDims(const Shape& shape) {
+  return dnnl::memory::dims(shape.begin(), shape.end());
+}
+
+dnnl::memory::desc PlainDesc(const Shape& shape) {
+  const std::vector<int64_t> strides = StridesOf(shape);
+  return dnnl::memory::desc(ToDnnlDims(shape), dnnl::memory::data_type::f32,
+                            dnnl::memory::dims(strides.begin(), strides.end()));
+}
+
+dnnl::memory WrapMemory(const dnnl::memory::desc& desc, const dnnl::engine& engine,
+                        const void* data) {
+  // oneDNN takes a non-const handle even for inputs it only reads.
+  return dnnl::memory(desc, engine, const_cast<void*>(data));
+}
+
+Status DnnlErrorStatus(const ir::Node& node, const dnnl::error& error, const std::string& doing) {
+  const std::string message = node.Describe() + ": oneDNN failed " + doing + ": " + error.what() +
+                              " (status " + std::to_string(error.status) + ")";
+  if (error.status == dnnl_invalid_arguments) return InvalidArgumentError(message);
+  if (error.status == dnnl_out_of_memory) return ResourceExhaustedError(message);
+  return InternalError(message);
+}
+
+dnnl::primitive_attr ConcurrentAttr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+void ExecuteAndWait(const dnnl::engine& engine, const dnnl::primitive& primitive,
+                    const dnnl::primitive_desc_base& pd,
+                    std::unordered_map<int, dnnl::memory> args) {
+  const dnnl::memory::desc scratchpad_desc = pd.scratchpad_desc();
+  if (scratchpad_desc.get_size() > 0) {
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratchpad_desc, engine));
+  }
+  dnnl::stream stream(engine);
+  primitive.execute(stream, args);
+  stream.wait();
+}
+
+dnnl::memory ReorderTo(const dnnl::engine& engine, const dnnl::memory& source,
+                       const dnnl::memory::desc& layout) {
+  if (source.get_desc() == layout) return source;
+  dnnl::memory converted(layout, engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(source, converted).execute(stream, const_cast<dnnl::memory&>(source), converted);
+  stream.wait();
+  return converted;
+}
+
+bool IsUnimplemented(const dnnl::error& error) { return error.status == dnnl_unimplemented; }
+
+bool InputIsF32(const hal::KernelCreateInfo& info, size_t i) {
+  return info.InputDType(i) == DType::kF32;
+}
+
+std::optional<size_t> InputRank(const hal::KernelCreateInfo& info, size_t i) {
+  if (const Tensor* constant = info.ConstantInput(i)) return constant->shape().size();
+  const ir::ValueInfo* value = info.InputInfo(i);
+  if (!value || !value->shape) return std::nullopt;
+  return value->shape->size();
+}
+
+std::optional<Shape> InputStaticShape(const hal::KernelCreateInfo& info, size_t i) {
+  if (const Tensor* constant = info.ConstantInput(i)) return constant->shape();
+  const ir::ValueInfo* value = info.InputInfo(i);
+  if (!value) return std::nullopt;
+  return value->StaticShape();
+}
+
+void RegisterDnnlKernel(hal::KernelRegistry& registry, const char* op_type, int min_opset,
+                        std::function<hal::SupportResult(const hal::KernelCreateInfo&)> supports,
+                        hal::KernelFactory create) {
+  registry.Register(hal::KernelDef{op_type, "", min_opset, INT_MAX, "onednn", 10,
+                                   std::move(supports), std::move(create)});
+}
+
+}  // namespace unihal::cpu

@@ -1,0 +1,187 @@
+// oneDNN Conv (1-D/2-D/3-D, groups incl. depthwise, dilation, pads, bias) on plain NCHW
+// activations. Weights go into the layout the primitive prefers; constant weights are
+// reordered once per input shape (at kernel creation when the input shape is static).
+#include <optional>
+
+#include "drivers/cpu/dnnl/dnnl_common.h"
+#include "drivers/cpu/kernels/nn_ref.h"
+#include "drivers/cpu/kernels/nn_shapes.h"
+#include "drivers/cpu/kernels/window_geometry.h"
+
+namespace unihal::cpu {
+namespace {
+
+struct ConvPrimitive {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward primitive;
+  dnnl::memory::desc user_weights_desc;        // ONNX's (M, C/g, k...) as (g, M/g, C/g, k...)
+  std::optional<dnnl::memory> packed_weights;  // constant W already in pd's layout
+};
+
+class DnnlConv final : public hal::Kernel {
+ public:
+  DnnlConv(DnnlEnginePtr engine, WindowAttributes window, int64_t group,
+           std::optional<Tensor> constant_weights, std::unique_ptr<hal::Kernel> fallback)
+      : engine_(std::move(engine)),
+        window_(std::move(window)),
+        group_(group),
+        constant_weights_(std::move(constant_weights)),
+        fallback_(std::move(fallback)) {}
+
+  // Builds the primitive for a static input shape right away (so constant weights are
+  // packed at compile time).
+  Status Prepare(const ir::Node& node, const Shape& x_shape, const Shape* bias_shape) {
+    try {
+      Result<std::shared_ptr<const ConvPrimitive>> entry =
+          Lookup(node, x_shape, constant_weights_->shape(), bias_shape);
+      return entry.status();
+    } catch (const dnnl::error& error) {
+      return DnnlErrorStatus(node, error, "creating the Conv primitive");
+    }
+  }
+
+  Status Compute(hal::KernelContext& context) const override {
+    try {
+      return ComputeOrThrow(context);
+    } catch (const dnnl::error& error) {
+      return DnnlErrorStatus(context.node(), error, "running Conv");
+    }
+  }
+
+ private:
+  Status ComputeOrThrow(hal::KernelContext& context) const {
+    const ir::Node& node = context.node();
+    UH_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(context, 0, "X"));
+    UH_ASSIGN_OR_RETURN(const Tensor* w, RequiredInput(context, 1, "W"));
+    const Tensor* bias = context.input(2);
+    if (x->dtype() != DType::kF32 || w->dtype() != DType::kF32 ||
+        (bias && bias->dtype() != DType::kF32)) {
+      return fallback_->Compute(context);
+    }
+    UH_ASSIGN_OR_RETURN(std::shared_ptr<const ConvPrimitive> entry,
+                        Lookup(node, x->shape(), w->shape(), bias ? &bias->shape() : nullptr));
+    if (!entry) return fallback_->Compute(context);
+    const dnnl::engine& engine = *engine_;
+    const dnnl::memory::desc dst_desc = entry->pd.dst_desc();
+    const dnnl::memory::dims dst_dims = dst_desc.dims();
+    const Shape y_shape(dst_dims.begin(), dst_dims.end());
+    UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
+    dnnl::memory weights =
+        entry->packed_weights
+            ? *entry->packed_weights
+            : ReorderTo(engine, WrapMemory(entry->user_weights_desc, engine, w->data()),
+                        entry->pd.weights_desc());
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, WrapMemory(entry->pd.src_desc(), engine, x->data())},
+        {DNNL_ARG_WEIGHTS, weights},
+        {DNNL_ARG_DST, WrapMemory(dst_desc, engine, y->data())}};
+    if (bias) args.emplace(DNNL_ARG_BIAS, WrapMemory(entry->pd.bias_desc(), engine, bias->data()));
+    ExecuteAndWait(engine, entry->primitive, entry->pd, std::move(args));
+    return Status::Ok();
+  }
+
+  // The cached primitive for these shapes; nullptr when oneDNN cannot do them. Shape errors
+  // are returned as statuses; dnnl errors other than "unimplemented" are thrown.
+  Result<std::shared_ptr<const ConvPrimitive>> Lookup(const ir::Node& node, const Shape& x_shape,
+                                                      const Shape& w_shape,
+                                                      const Shape* bias_shape) const {
+    UH_ASSIGN_OR_RETURN(ConvShapes shapes,
+                        CheckConvShapes(node, x_shape, w_shape, bias_shape, group_));
+    UH_ASSIGN_OR_RETURN(Shape kernel, ConvKernelShape(node, window_.kernel_shape, w_shape));
+    UH_ASSIGN_OR_RETURN(WindowGeometry geometry,
+                        ResolveWindow(node, window_, shapes.input_spatial, kernel));
+    if (geometry.rank() > 3) return std::shared_ptr<const ConvPrimitive>();
+    const PrimitiveCache<ConvPrimitive>::Key key{x_shape, w_shape, Shape{bias_shape ? 1 : 0}};
+    return cache_.GetOrBuild(key, [&] { return Build(shapes, geometry, bias_shape != nullptr); });
+  }
+
+  std::shared_ptr<ConvPrimitive> Build(const ConvShapes& s, const WindowGeometry& g,
+                                       bool has_bias) const {
+    using dnnl::memory;
+    const dnnl::engine& engine = *engine_;
+    Shape w_dims{s.out_channels, s.in_channels / s.group};
+    if (s.group > 1) w_dims = {s.group, s.out_channels / s.group, s.in_channels / s.group};
+    w_dims.insert(w_dims.end(), g.kernel.begin(), g.kernel.end());
+    Shape x_dims{s.batch, s.in_channels};
+    x_dims.insert(x_dims.end(), g.input.begin(), g.input.end());
+    Shape y_dims{s.batch, s.out_channels};
+    y_dims.insert(y_dims.end(), g.output.begin(), g.output.end());
+    memory::dims dilations;
+    for (int64_t d : g.dilations) dilations.push_back(d - 1);  // oneDNN counts the gaps
+    const memory::desc weights_any(ToDnnlDims(w_dims), memory::data_type::f32,
+                                   memory::format_tag::any);
+    const memory::desc src = PlainDesc(x_dims);
+    const memory::desc dst = PlainDesc(y_dims);
+    const memory::dims strides = ToDnnlDims(g.strides);
+    const memory::dims pad_l = ToDnnlDims(g.pad_begin);
+    const memory::dims pad_r = ToDnnlDims(g.pad_end);
+    auto entry = std::make_shared<ConvPrimitive>();
+    try {
+      const auto desc =
+          has_bias
+              ? dnnl::convolution_forward::desc(
+                    dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+                    weights_any, PlainDesc({s.out_channels}), dst, strides, dilations, pad_l, pad_r)
+              : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                dnnl::algorithm::convolution_direct, src,
+                                                weights_any, dst, strides, dilations, pad_l, pad_r);
+      entry->pd = dnnl::convolution_forward::primitive_desc(desc, ConcurrentAttr(), engine);
+    } catch (const dnnl::error& error) {
+      if (IsUnimplemented(error)) return nullptr;
+      throw;
+    }
+    entry->primitive = dnnl::convolution_forward(entry->pd);
+    entry->user_weights_desc = PlainDesc(w_dims);
+    if (constant_weights_) {
+      entry->packed_weights =
+          ReorderTo(engine, WrapMemory(entry->user_weights_desc, engine, constant_weights_->data()),
+                    entry->pd.weights_desc());
+    }
+    return entry;
+  }
+
+  const DnnlEnginePtr engine_;
+  const WindowAttributes window_;
+  const int64_t group_;
+  const std::optional<Tensor> constant_weights_;  // keeps the initializer alive
+  const std::unique_ptr<hal::Kernel> fallback_;
+  mutable PrimitiveCache<ConvPrimitive> cache_;
+};
+
+hal::SupportResult SupportsConv(const hal::KernelCreateInfo& info) {
+  if (!InputIsF32(info, 0) || !InputIsF32(info, 1) ||
+      (info.node.has_input(2) && !InputIsF32(info, 2))) {
+    return hal::SupportResult::No("oneDNN Conv takes float32 X, W and B only");
+  }
+  const std::optional<size_t> rank = InputRank(info, 0);
+  if (!rank || *rank < 3 || *rank > 5) {
+    return hal::SupportResult::No("oneDNN Conv needs X of known rank 3, 4 or 5");
+  }
+  return hal::SupportResult::Yes("onednn");
+}
+
+}  // namespace
+
+void RegisterDnnlConv(hal::KernelRegistry& registry, const DnnlEnginePtr& engine) {
+  RegisterDnnlKernel(
+      registry, "Conv", 1, SupportsConv,
+      [engine](const hal::KernelCreateInfo& info) -> Result<std::unique_ptr<hal::Kernel>> {
+        UH_ASSIGN_OR_RETURN(WindowAttributes window, ParseWindowAttributes(info.node, false));
+        window.ceil_mode = false;  // Conv has no ceil_mode
+        UH_ASSIGN_OR_RETURN(int64_t group, info.node.GetInt("group", 1));
+        UH_ASSIGN_OR_RETURN(std::unique_ptr<hal::Kernel> fallback, CreateReferenceConv(info));
+        std::optional<Tensor> weights;
+        if (const Tensor* w = info.ConstantInput(1); w && w->dtype() == DType::kF32) weights = *w;
+        auto kernel = std::make_unique<DnnlConv>(engine, std::move(window), group, weights,
+                                                 std::move(fallback));
+        const std::optional<Shape> x_shape = InputStaticShape(info, 0);
+        const std::optional<Shape> bias_shape = InputStaticShape(info, 2);
+        if (weights && x_shape && (!info.node.has_input(2) || bias_shape)) {
+          UH_RETURN_IF_ERROR(
+              kernel->Prepare(info.node, *x_shape, bias_shape ? &*bias_shape : nullptr));
+        }
+        return std::unique_ptr<hal::Kernel>(std::move(kernel));
+      });
+}
+
+}  // namespace unihal::cpu

@@ -1,0 +1,56 @@
+// Sliding-window geometry shared by Conv and the pools (reference and oneDNN): parses
+// kernel_shape / strides / dilations / pads / auto_pad / ceil_mode and resolves them against a
+// concrete input shape the way ONNX Runtime does.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "unihal/ir/graph.h"
+#include "unihal/status.h"
+
+namespace unihal::cpu {
+
+enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
+
+// The window attributes as written on the node; empty vectors mean "the default".
+struct WindowAttributes {
+  AutoPad auto_pad = AutoPad::kNotSet;
+  std::vector<int64_t> kernel_shape;  // empty: Conv infers it from W
+  std::vector<int64_t> strides;
+  std::vector<int64_t> dilations;
+  std::vector<int64_t> pads;  // [x1_begin, x2_begin, ..., x1_end, x2_end, ...]
+  bool ceil_mode = false;
+};
+
+// Reads the attributes; `kernel_shape_required` for the pools. Errors name the node.
+Result<WindowAttributes> ParseWindowAttributes(const ir::Node& node, bool kernel_shape_required);
+
+// Everything resolved for one input: per spatial dim.
+struct WindowGeometry {
+  std::vector<int64_t> input;
+  std::vector<int64_t> kernel;
+  std::vector<int64_t> strides;
+  std::vector<int64_t> dilations;
+  std::vector<int64_t> pad_begin;
+  std::vector<int64_t> pad_end;  // as given or derived from auto_pad (not ceil_mode's extra)
+  std::vector<int64_t> output;
+
+  size_t rank() const { return input.size(); }
+  int64_t EffectiveKernel(size_t i) const { return (kernel[i] - 1) * dilations[i] + 1; }
+  // Padding at the end that oneDNN needs so its window count equals `output` (ceil_mode can
+  // make it larger than pad_end).
+  int64_t PaddingForOutput(size_t i) const {
+    return (output[i] - 1) * strides[i] + EffectiveKernel(i) - input[i] - pad_begin[i];
+  }
+  // The same geometry with leading unit dims so it has exactly 3 spatial dims (for loops).
+  WindowGeometry As3d() const;
+};
+
+// Resolves `attributes` for `input_spatial` with `kernel` (from kernel_shape or W).
+Result<WindowGeometry> ResolveWindow(const ir::Node& node, const WindowAttributes& attributes,
+                                     std::span<const int64_t> input_spatial,
+                                     std::span<const int64_t> kernel);
+
+}  // namespace unihal::cpu

@@ -1,0 +1,204 @@
+#include "cli/cli_common.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <set>
+#include <type_traits>
+
+#include "io/npy.h"
+#include "onnx/onnx_loader.h"
+
+namespace unihal::cli {
+namespace {
+
+// SplitMix64: tiny, fast, and identical on every platform (unlike std:: distributions).
+uint64_t NextRandom(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t HashName(std::string_view name) {
+  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (char c : name) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return hash;
+}
+
+void FillRandom(Tensor& tensor, uint64_t state) {
+  const int64_t count = tensor.num_elements();
+  VisitDType(tensor.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* out = tensor.data_as<T>();
+    for (int64_t i = 0; i < count; ++i) {
+      const uint64_t bits = NextRandom(state);
+      if constexpr (std::is_same_v<T, bool>) {
+        out[i] = (bits & 1) != 0;
+      } else if constexpr (std::is_integral_v<T>) {
+        out[i] = static_cast<T>(bits % 10);
+      } else {
+        const double unit = static_cast<double>(bits >> 11) * 0x1.0p-53;  // [0, 1)
+        out[i] = static_cast<T>(static_cast<float>(2.0 * unit - 1.0));
+      }
+    }
+  });
+}
+
+std::string Lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+}  // namespace
+
+int ExitCodeFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return kExitOk;
+    case StatusCode::kInvalidArgument:
+      return kExitInvalidArgument;
+    case StatusCode::kNotFound:
+      return kExitNotFound;
+    case StatusCode::kFailedPrecondition:
+      return kExitFailedPrecondition;
+    case StatusCode::kOutOfRange:
+      return kExitOutOfRange;
+    case StatusCode::kUnimplemented:
+      return kExitUnimplemented;
+    case StatusCode::kResourceExhausted:
+      return kExitResourceExhausted;
+    case StatusCode::kUnavailable:
+      return kExitUnavailable;
+    case StatusCode::kDeadlineExceeded:
+      return kExitDeadlineExceeded;
+    case StatusCode::kCancelled:
+      return kExitCancelled;
+    case StatusCode::kDataLoss:
+      return kExitDataLoss;
+    case StatusCode::kInternal:
+      return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+Result<std::map<std::string, std::string>> ParseInputSpecs(const std::vector<std::string>& specs) {
+  std::map<std::string, std::string> files;
+  for (const std::string& spec : specs) {
+    const size_t equals = spec.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == spec.size()) {
+      return InvalidArgumentError("--input '" + spec +
+                                  "' should be NAME=FILE, e.g. --input image=cat.npy");
+    }
+    const std::string name = spec.substr(0, equals);
+    if (!files.emplace(name, spec.substr(equals + 1)).second) {
+      return InvalidArgumentError("input '" + name + "' is given twice with --input");
+    }
+  }
+  return files;
+}
+
+Result<Tensor> LoadInputFile(const std::string& path) {
+  const std::string extension = Lowercase(std::filesystem::path(path).extension().string());
+  if (extension == ".npy") return io::ReadNpyFile(path);
+  if (extension == ".pb") return onnx_import::LoadTensorProtoFile(path);
+  return InvalidArgumentError(
+      "'" + path + "' has " +
+      (extension.empty() ? "no extension" : "extension '" + extension + "'") +
+      "; input files must be .npy (NumPy) or .pb (ONNX TensorProto)");
+}
+
+Result<std::map<std::string, Tensor>> LoadInputs(const std::vector<std::string>& specs) {
+  UH_ASSIGN_OR_RETURN(auto files, ParseInputSpecs(specs));
+  std::map<std::string, Tensor> inputs;
+  for (const auto& [name, path] : files) {
+    Result<Tensor> tensor = LoadInputFile(path);
+    if (!tensor.ok()) return tensor.status().WithContext("input '" + name + "'");
+    inputs.emplace(name, *std::move(tensor));
+  }
+  return inputs;
+}
+
+Result<Tensor> RandomInput(const ir::ValueInfo& info, uint64_t seed, SymbolicDims symbolic) {
+  if (info.dtype == DType::kUndefined) {
+    return InvalidArgumentError("input '" + info.name +
+                                "' has no declared dtype, so it cannot be made up; pass it with "
+                                "--input " +
+                                info.name + "=FILE");
+  }
+  if (!info.shape) {
+    return InvalidArgumentError("input '" + info.name +
+                                "' has an unknown rank, so it cannot be made up; pass it with "
+                                "--input " +
+                                info.name + "=FILE");
+  }
+  Shape shape;
+  for (const ir::Dim& dim : *info.shape) {
+    if (dim.is_static()) {
+      shape.push_back(dim.value);
+    } else if (symbolic == SymbolicDims::kUseOne) {
+      shape.push_back(1);
+    } else {
+      return InvalidArgumentError(
+          "input '" + info.name + "' has a symbolic dimension (" + info.Describe() +
+          "), so its shape is not known; pass it with --input " + info.name + "=FILE");
+    }
+  }
+  UH_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Allocate(info.dtype, shape));
+  FillRandom(tensor, seed ^ HashName(info.name));
+  return tensor;
+}
+
+std::vector<const ir::ValueInfo*> MissingInputs(const std::vector<ir::ValueInfo>& expected,
+                                                const std::map<std::string, Tensor>& inputs) {
+  std::vector<const ir::ValueInfo*> missing;
+  for (const ir::ValueInfo& info : expected) {
+    if (!inputs.contains(info.name)) missing.push_back(&info);
+  }
+  return missing;
+}
+
+std::string DescribeInputs(const std::vector<ir::ValueInfo>& expected) {
+  std::string text;
+  for (const ir::ValueInfo& info : expected) {
+    text += text.empty() ? "  " : "\n  ";
+    text += info.Describe();
+  }
+  return text;
+}
+
+std::vector<std::string> OutputFileStems(const std::vector<std::string>& output_names) {
+  std::vector<std::string> stems;
+  std::set<std::string> taken;
+  for (const std::string& name : output_names) {
+    std::string stem = name;
+    for (char& c : stem) {
+      const bool safe =
+          std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      if (!safe) c = '_';
+    }
+    // "", "." and ".." would name the folder itself or its parent.
+    if (stem.find_first_not_of('.') == std::string::npos) stem = "output" + stem;
+    std::string unique = stem;
+    for (int suffix = 2; taken.contains(Lowercase(unique)); ++suffix) {
+      unique = stem + "_" + std::to_string(suffix);
+    }
+    // Compared case-insensitively, so names stay distinct on case-insensitive file systems too.
+    taken.insert(Lowercase(unique));
+    stems.push_back(unique);
+  }
+  return stems;
+}
+
+Result<Tensor> ToNumpyCompatible(const Tensor& tensor) {
+  if (tensor.dtype() != DType::kBF16) return tensor;
+  UH_ASSIGN_OR_RETURN(Tensor converted, Tensor::Allocate(DType::kF32, tensor.shape()));
+  const BFloat16* in = tensor.data_as<BFloat16>();
+  float* out = converted.data_as<float>();
+  if (in == nullptr) return InvalidArgumentError("a bfloat16 output is not in host memory");
+  for (int64_t i = 0; i < tensor.num_elements(); ++i) out[i] = static_cast<float>(in[i]);
+  return converted;
+}
+
+}  // namespace unihal::cli

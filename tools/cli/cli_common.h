@@ -1,0 +1,73 @@
+// Shared pieces of the `unihal` commands: exit codes, input files, random inputs, output names.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "unihal/ir/graph.h"
+#include "unihal/status.h"
+#include "unihal/tensor.h"
+
+namespace unihal::cli {
+
+// One exit code per error class, so scripts can tell failures apart (see docs/cli.md).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInternal = 1,
+  kExitUsage = 2,
+  kExitInvalidArgument = 3,
+  kExitNotFound = 4,
+  kExitUnimplemented = 5,
+  kExitResourceExhausted = 6,
+  kExitUnavailable = 7,
+  kExitFailedPrecondition = 8,
+  kExitOutOfRange = 9,
+  kExitDeadlineExceeded = 10,
+  kExitCancelled = 11,
+  kExitDataLoss = 12,
+};
+
+int ExitCodeFor(StatusCode code);
+
+// A subcommand: its CLI11 parser and what to do when it was chosen.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<Status()> run;
+};
+
+Command AddDevicesCommand(CLI::App& parent);
+Command AddRunCommand(CLI::App& parent);
+Command AddBenchCommand(CLI::App& parent);
+
+// Parses "NAME=FILE" (split at the first '='); names must be unique.
+Result<std::map<std::string, std::string>> ParseInputSpecs(const std::vector<std::string>& specs);
+
+// Reads a .npy file or a serialized ONNX TensorProto (.pb), chosen by the extension.
+Result<Tensor> LoadInputFile(const std::string& path);
+// Loads every NAME=FILE input.
+Result<std::map<std::string, Tensor>> LoadInputs(const std::vector<std::string>& specs);
+
+enum class SymbolicDims { kUseOne, kReject };
+
+// Deterministic pseudo-random values for `info` (floats in [-1, 1), integers in [0, 10),
+// bools 0/1), the same for the same seed and input name on every machine.
+Result<Tensor> RandomInput(const ir::ValueInfo& info, uint64_t seed, SymbolicDims symbolic);
+
+// The model's inputs that `inputs` lacks.
+std::vector<const ir::ValueInfo*> MissingInputs(const std::vector<ir::ValueInfo>& expected,
+                                                const std::map<std::string, Tensor>& inputs);
+// "  x: float32[1, 3]\n  y: int64[batch]"
+std::string DescribeInputs(const std::vector<ir::ValueInfo>& expected);
+
+// Safe file names for output names: characters outside [A-Za-z0-9._-] become '_', and
+// collisions get "_2", "_3", ... ("gpu_0/softmax_1" -> "gpu_0_softmax_1").
+std::vector<std::string> OutputFileStems(const std::vector<std::string>& output_names);
+
+// A tensor NumPy can hold: bfloat16 becomes float32 (exactly), everything else is unchanged.
+Result<Tensor> ToNumpyCompatible(const Tensor& tensor);
+
+}  // namespace unihal::cli
