@@ -48,10 +48,17 @@ dnnl::memory ReorderTo(const dnnl::engine& engine, const dnnl::memory& source,
                        const dnnl::memory::desc& layout) {
   if (source.get_desc() == layout) return source;
   dnnl::memory converted(layout, engine);
-  dnnl::stream stream(engine);
-  dnnl::reorder(source, converted).execute(stream, const_cast<dnnl::memory&>(source), converted);
-  stream.wait();
+  ReorderInto(engine, source, converted);
   return converted;
+}
+
+void ReorderInto(const dnnl::engine& engine, const dnnl::memory& source,
+                 const dnnl::memory& destination) {
+  dnnl::stream stream(engine);
+  dnnl::memory& from = const_cast<dnnl::memory&>(source);
+  dnnl::memory& to = const_cast<dnnl::memory&>(destination);
+  dnnl::reorder(from, to).execute(stream, from, to);
+  stream.wait();
 }
 
 bool IsUnimplemented(const dnnl::error& error) { return error.status == dnnl_unimplemented; }

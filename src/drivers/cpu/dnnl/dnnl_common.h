@@ -46,6 +46,10 @@ void ExecuteAndWait(const dnnl::engine& engine, const dnnl::primitive& primitive
 dnnl::memory ReorderTo(const dnnl::engine& engine, const dnnl::memory& source,
                        const dnnl::memory::desc& layout);
 
+// Converts `source` into the existing memory `destination` (its own layout).
+void ReorderInto(const dnnl::engine& engine, const dnnl::memory& source,
+                 const dnnl::memory& destination);
+
 // Whether pd creation failed because oneDNN has no implementation for the case (so the
 // reference kernel should take it) rather than because of a real error.
 bool IsUnimplemented(const dnnl::error& error);

@@ -62,8 +62,7 @@ class DnnlConv final : public hal::Kernel {
                         Lookup(node, x->shape(), w->shape(), bias ? &bias->shape() : nullptr));
     if (!entry) return fallback_->Compute(context);
     const dnnl::engine& engine = *engine_;
-    const dnnl::memory::desc dst_desc = entry->pd.dst_desc();
-    const dnnl::memory::dims dst_dims = dst_desc.dims();
+    const dnnl::memory::dims dst_dims = entry->pd.dst_desc().dims();
     const Shape y_shape(dst_dims.begin(), dst_dims.end());
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
     dnnl::memory weights =
@@ -71,12 +70,19 @@ class DnnlConv final : public hal::Kernel {
             ? *entry->packed_weights
             : ReorderTo(engine, WrapMemory(entry->user_weights_desc, engine, w->data()),
                         entry->pd.weights_desc());
+    // Activations stay plain between ops; the primitive's own (blocked) layout is used inside.
+    const dnnl::memory user_dst = WrapMemory(PlainDesc(y_shape), engine, y->data());
+    const bool dst_is_plain = entry->pd.dst_desc() == user_dst.get_desc();
+    const dnnl::memory dst =
+        dst_is_plain ? user_dst : dnnl::memory(entry->pd.dst_desc(), engine);
     std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, WrapMemory(entry->pd.src_desc(), engine, x->data())},
+        {DNNL_ARG_SRC, ReorderTo(engine, WrapMemory(PlainDesc(x->shape()), engine, x->data()),
+                                 entry->pd.src_desc())},
         {DNNL_ARG_WEIGHTS, weights},
-        {DNNL_ARG_DST, WrapMemory(dst_desc, engine, y->data())}};
+        {DNNL_ARG_DST, dst}};
     if (bias) args.emplace(DNNL_ARG_BIAS, WrapMemory(entry->pd.bias_desc(), engine, bias->data()));
     ExecuteAndWait(engine, entry->primitive, entry->pd, std::move(args));
+    if (!dst_is_plain) ReorderInto(engine, dst, user_dst);
     return Status::Ok();
   }
 
@@ -110,8 +116,10 @@ class DnnlConv final : public hal::Kernel {
     for (int64_t d : g.dilations) dilations.push_back(d - 1);  // oneDNN counts the gaps
     const memory::desc weights_any(ToDnnlDims(w_dims), memory::data_type::f32,
                                    memory::format_tag::any);
-    const memory::desc src = PlainDesc(x_dims);
-    const memory::desc dst = PlainDesc(y_dims);
+    // Blocked activation layouts give direct (not im2col+GEMM) convolutions, which are faster
+    // and compute every output channel with the same summation order.
+    const memory::desc src(ToDnnlDims(x_dims), memory::data_type::f32, memory::format_tag::any);
+    const memory::desc dst(ToDnnlDims(y_dims), memory::data_type::f32, memory::format_tag::any);
     const memory::dims strides = ToDnnlDims(g.strides);
     const memory::dims pad_l = ToDnnlDims(g.pad_begin);
     const memory::dims pad_r = ToDnnlDims(g.pad_end);
