@@ -1,10 +1,12 @@
 // `unihal devices`: every device the runtime opened, its static info and a fresh health sample.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "cli/cli_common.h"
 #include "unihal/runtime.h"
@@ -13,6 +15,8 @@ namespace unihal::cli {
 namespace {
 
 using json = nlohmann::ordered_json;
+
+constexpr std::chrono::milliseconds kHealthWindow{250};
 
 template <typename T>
 json OrNull(const std::optional<T>& value) {
@@ -98,6 +102,10 @@ struct DevicesOptions {
 
 Status RunDevices(const DevicesOptions& options) {
   UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create());
+  // Rates (utilization, power) are counter differences: the first sample starts the window,
+  // the second, a short while later, reads it.
+  for (const auto& device : runtime->devices()) (void)device->Health();
+  std::this_thread::sleep_for(kHealthWindow);
   std::vector<hal::DeviceHealth> health;
   for (const auto& device : runtime->devices()) health.push_back(device->Health());
   if (!options.json) {
