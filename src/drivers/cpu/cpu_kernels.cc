@@ -7,6 +7,13 @@ void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
   RegisterMathKernels(registry);
   RegisterShapeKernels(registry);
   RegisterReferenceNnKernels(registry);
+  RegisterMoreElementwiseKernels(registry);
+  RegisterReductionKernels(registry);
+  RegisterIndexingKernels(registry);
+  RegisterMoreNnKernels(registry);
+  RegisterQuantizationKernels(registry);
+  RegisterRecurrentKernels(registry);
+  RegisterSignalKernels(registry);
   RegisterDnnlKernels(registry);
 }
 

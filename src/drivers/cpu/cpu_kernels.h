@@ -17,6 +17,20 @@ void RegisterShapeKernels(hal::KernelRegistry& registry);
 // kernels/nn.cc: reference Conv Gemm MatMul MaxPool AveragePool GlobalAveragePool
 // BatchNormalization LRN.
 void RegisterReferenceNnKernels(hal::KernelRegistry& registry);
+// kernels/elementwise_more.cc: the remaining elementwise and activation ops.
+void RegisterMoreElementwiseKernels(hal::KernelRegistry& registry);
+// kernels/reductions.cc: Reduce*, ArgMax/ArgMin, CumSum, TopK, Hardmax/LogSoftmax, losses, Einsum.
+void RegisterReductionKernels(hal::KernelRegistry& registry);
+// kernels/indexing.cc: gather/scatter, Pad, Tile, Split, Range, OneHot, Trilu and the like.
+void RegisterIndexingKernels(hal::KernelRegistry& registry);
+// kernels/nn_more.cc: Resize, ConvTranspose, the other normalizations and pools, ROI ops, NMS.
+void RegisterMoreNnKernels(hal::KernelRegistry& registry);
+// kernels/quantization.cc: QuantizeLinear, DequantizeLinear and the integer matmuls/convs.
+void RegisterQuantizationKernels(hal::KernelRegistry& registry);
+// kernels/recurrent.cc: RNN, GRU, LSTM.
+void RegisterRecurrentKernels(hal::KernelRegistry& registry);
+// kernels/signal.cc: DFT, STFT and the window functions.
+void RegisterSignalKernels(hal::KernelRegistry& registry);
 // dnnl/*.cc: oneDNN Conv MatMul Gemm MaxPool AveragePool GlobalAveragePool BatchNormalization,
 // at higher priority than the reference kernels for the cases they handle.
 void RegisterDnnlKernels(hal::KernelRegistry& registry);
