@@ -21,7 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kMinAiOnnxOpset = 7;
-constexpr int kMaxAiOnnxOpset = 21;
+// ONNX 1.22's newest opset; each kernel handles the op versions up to it (node.opset).
+constexpr int kMaxAiOnnxOpset = 27;
 // Domains whose ops a unihal driver may implement; any other domain is a custom op library.
 const std::set<std::string>& KnownDomains() {
   static const std::set<std::string> domains = {"", "ai.onnx.ml", "ai.onnx.preview.training",

@@ -380,7 +380,7 @@ TEST(OnnxLoaderTest, OutputNobodyProducesIsRejected) {
 TEST(OnnxLoaderTest, OpsetsOutsideTheSupportedRange) {
   ExpectError(Load(ReluModel(99)), StatusCode::kUnimplemented,
               "the model bytes: the model uses ai.onnx opset 99; opset 99 is newer than unihal "
-              "supports (max 21); convert it with onnx.version_converter");
+              "supports (max 27); convert it with onnx.version_converter");
   ExpectError(Load(ReluModel(5)), StatusCode::kUnimplemented,
               "the model bytes: the model uses ai.onnx opset 5, which is older than unihal "
               "supports (min 7); convert it with onnx.version_converter");
