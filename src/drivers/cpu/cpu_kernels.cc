@@ -11,6 +11,7 @@ void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
   RegisterReductionKernels(registry);
   RegisterIndexingKernels(registry);
   RegisterMoreNnKernels(registry);
+  RegisterAttentionKernels(registry);
   RegisterQuantizationKernels(registry);
   RegisterRecurrentKernels(registry);
   RegisterSignalKernels(registry);

@@ -25,6 +25,8 @@ void RegisterReductionKernels(hal::KernelRegistry& registry);
 void RegisterIndexingKernels(hal::KernelRegistry& registry);
 // kernels/nn_more.cc: Resize, ConvTranspose, the other normalizations and pools, ROI ops, NMS.
 void RegisterMoreNnKernels(hal::KernelRegistry& registry);
+// kernels/attention.cc: Attention, RMSNormalization, RotaryEmbedding and the other attention ops.
+void RegisterAttentionKernels(hal::KernelRegistry& registry);
 // kernels/quantization.cc: QuantizeLinear, DequantizeLinear and the integer matmuls/convs.
 void RegisterQuantizationKernels(hal::KernelRegistry& registry);
 // kernels/recurrent.cc: RNN, GRU, LSTM.
