@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build demo test test-cpp test-python clean format
+.PHONY: all setup build demo test test-cpp test-python conformance clean format
 
 all: build
 
@@ -26,6 +26,11 @@ test-cpp:
 
 test-python:
 	.venv/bin/python -m pytest -q tests
+
+# Runs the ONNX node suite on every device; rewrites docs/conformance.md and adds newly passing
+# cases to tests/onnx_node/expected_pass.txt (the list CI guards).
+conformance: build
+	.venv/bin/python tests/onnx_node/conformance.py --markdown docs/conformance.md --update-expected
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
