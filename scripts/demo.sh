@@ -22,7 +22,7 @@ mkdir -p "$WORK"
 
 if [[ ! -f "$MODEL" ]]; then
   step "making the demo model"
-  "$PYTHON" scripts/make_demo_model.py "$MODEL"
+  "$PYTHON" scripts/model_zoo.py --out-dir "$(dirname "$MODEL")" "$(basename "$MODEL" .onnx)"
 fi
 
 step "unihal devices"
