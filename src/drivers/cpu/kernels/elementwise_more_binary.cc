@@ -222,9 +222,10 @@ Status ComputeBitCast(KernelContext& context) {
   UH_ASSIGN_OR_RETURN(const int64_t to, node.GetInt("to"));
   const std::optional<DType> dtype = onnx_import::DTypeFromOnnx(static_cast<int32_t>(to));
   if (!dtype) {
-    return UnimplementedError(node.Describe() + " (BitCast, opset " + std::to_string(node.opset) +
-                              "): no unihal dtype for " +
-                              onnx_import::OnnxTypeName(static_cast<int32_t>(to)));
+    return UnimplementedError(node.Describe() + ", opset " + std::to_string(node.opset) +
+                              ": cannot bit-cast to " +
+                              onnx_import::OnnxTypeName(static_cast<int32_t>(to)) +
+                              "; unihal tensors have no such dtype");
   }
   if (DTypeSize(*dtype) != DTypeSize(x->dtype())) {
     return InvalidArgumentError(node.Describe() + ": cannot bit-cast " +
