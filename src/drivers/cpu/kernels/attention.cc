@@ -218,9 +218,11 @@ struct AttentionOptions {
 
 Result<AttentionOptions> ReadOptions(const ir::Node& node, const AttentionGeometry& g) {
   AttentionOptions options;
-  UH_ASSIGN_OR_RETURN(const float scale,
-                      node.GetFloat("scale", static_cast<float>(1.0 / std::sqrt(g.head_size))));
-  options.scale = node.HasAttribute("scale") ? scale : 1.0 / std::sqrt(g.head_size);
+  options.scale = 1.0 / std::sqrt(static_cast<double>(g.head_size));
+  if (node.HasAttribute("scale")) {
+    UH_ASSIGN_OR_RETURN(const float scale, node.GetFloat("scale"));
+    options.scale = scale;
+  }
   UH_ASSIGN_OR_RETURN(const float softcap, node.GetFloat("softcap", 0.0f));
   options.softcap = softcap;
   UH_ASSIGN_OR_RETURN(const int64_t causal, node.GetInt("is_causal", 0));

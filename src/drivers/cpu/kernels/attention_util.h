@@ -59,12 +59,6 @@ inline Status NodeError(const ir::Node& node, const std::string& message) {
   return InvalidArgumentError(node.Describe() + ": " + message);
 }
 
-// An UnimplementedError naming the node, op and opset.
-inline Status NodeUnimplemented(const ir::Node& node, const std::string& what) {
-  return UnimplementedError(node.Describe() + " at opset " + std::to_string(node.opset) + ": " +
-                            what + " is not implemented");
-}
-
 // Registration of each file of the family; RegisterAttentionKernels calls them all.
 void RegisterNormRopeKernels(hal::KernelRegistry& registry);
 void RegisterRecurrentAttentionKernels(hal::KernelRegistry& registry);
