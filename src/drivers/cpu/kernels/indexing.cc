@@ -57,7 +57,10 @@ Status FillFloatRange(KernelContext& context, C start, C limit, C delta) {
 template <typename T>
 Status FillIntegerRange(KernelContext& context, int64_t start, int64_t limit, int64_t delta) {
   if (delta == 0) return InvalidArgumentError(context.node().Describe() + ": delta is 0");
-  const int64_t span = limit - start;
+  int64_t span = 0;
+  if (__builtin_sub_overflow(limit, start, &span)) {
+    return InvalidArgumentError(context.node().Describe() + ": limit - start overflows int64");
+  }
   int64_t count = span / delta;
   if (count * delta != span) ++count;  // ceil for either sign: both signs agree when it is > 0
   count = std::max<int64_t>(count, 0);

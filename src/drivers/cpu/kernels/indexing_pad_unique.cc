@@ -1,6 +1,7 @@
 // Reference Pad, CenterCropPad and Unique kernels.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -190,6 +191,15 @@ Status ComputeCenterCropPad(KernelContext& context) {
 
 // ---- Unique ----
 
+template <typename C>
+bool IsNan(C value) {
+  if constexpr (std::is_floating_point_v<C>) {
+    return std::isnan(value);
+  } else {
+    return false;
+  }
+}
+
 // Slices of `data` viewed as [outer, count, inner]: slice i is every element with middle index
 // i, compared in (outer, inner) order.
 template <typename T>
@@ -200,8 +210,15 @@ struct SliceView {
   int Compare(int64_t a, int64_t b) const {
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t j = 0; j < inner; ++j) {
-        const double va = AsDouble(x[(o * count + a) * inner + j]);
-        const double vb = AsDouble(x[(o * count + b) * inner + j]);
+        const auto va = ToCompute(x[(o * count + a) * inner + j]);
+        const auto vb = ToCompute(x[(o * count + b) * inner + j]);
+        // NaNs sort last and equal each other (NumPy's equal_nan), keeping the order strict.
+        const bool nan_a = IsNan(va);
+        const bool nan_b = IsNan(vb);
+        if (nan_a || nan_b) {
+          if (nan_a != nan_b) return nan_a ? 1 : -1;
+          continue;
+        }
         if (va < vb) return -1;
         if (vb < va) return 1;
       }
