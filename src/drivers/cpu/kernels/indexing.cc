@@ -228,9 +228,11 @@ Status ComputeTrilu(KernelContext& context) {
   if (k_input.given && k_input.values.size() != 1) {
     return InvalidArgumentError(node.Describe() + ": k must be a scalar");
   }
-  const int64_t k = k_input.given ? k_input.values[0] : 0;
   const int64_t rows = data->dim(data->rank() - 2);
   const int64_t cols = data->dim(data->rank() - 1);
+  // Any |k| beyond rows + cols acts the same; clamping keeps i + k from overflowing.
+  const int64_t k =
+      std::clamp<int64_t>(k_input.given ? k_input.values[0] : 0, -rows - cols - 1, rows + cols + 1);
   UH_ASSIGN_OR_RETURN(Tensor * out, context.AllocateOutput(0, data->dtype(), data->shape()));
   if (out->nbytes() == 0) return Status::Ok();
   std::memset(out->data(), 0, out->nbytes());  // all-zero bytes are 0 in every dtype
