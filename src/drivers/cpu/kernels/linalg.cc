@@ -226,11 +226,11 @@ EinsumLoop MakeEinsumLoop(const EinsumPlan& plan, const std::vector<const Tensor
   return loop;
 }
 
-// Steps the odometer (the last dim fastest) and the offsets with it; false once every
-// combination has been visited.
-bool AdvanceEinsumLoop(const EinsumLoop& loop, std::vector<int64_t>& index,
+// Steps the odometer over loop dims [first, end) (the last dim fastest) and the offsets with
+// it; false once every combination has been visited.
+bool AdvanceEinsumLoop(const EinsumLoop& loop, size_t first, std::vector<int64_t>& index,
                        std::vector<int64_t>& offset) {
-  for (size_t l = loop.extent.size(); l-- > 0;) {
+  for (size_t l = loop.extent.size(); l-- > first;) {
     for (size_t k = 0; k < offset.size(); ++k) offset[k] += loop.stride[k][l];
     if (++index[l] < loop.extent[l]) return true;
     for (size_t k = 0; k < offset.size(); ++k) offset[k] -= loop.stride[k][l] * loop.extent[l];
@@ -248,10 +248,12 @@ EinsumAccumulator<T> ToEinsumAccumulator(T value) {
   }
 }
 
-// out[output labels] = sum over the other labels of the product of the operands.
+// out[output labels] = sum over the other labels of the product of the operands. When the
+// outermost loop dim is an output dim, its values go to different threads: they write disjoint
+// outputs.
 template <typename T>
-void EvaluateEinsum(const EinsumPlan& plan, const std::vector<const Tensor*>& operands,
-                    Tensor& out) {
+void EvaluateEinsum(hal::ThreadPool& pool, const EinsumPlan& plan,
+                    const std::vector<const Tensor*>& operands, Tensor& out) {
   using Acc = EinsumAccumulator<T>;
   const EinsumLoop loop = MakeEinsumLoop(plan, operands, out.shape());
   const size_t num_operands = operands.size();
@@ -259,14 +261,26 @@ void EvaluateEinsum(const EinsumPlan& plan, const std::vector<const Tensor*>& op
   std::vector<const T*> data(num_operands);
   for (size_t k = 0; k < num_operands; ++k) data[k] = operands[k]->data_as<T>();
   const bool empty = std::find(loop.extent.begin(), loop.extent.end(), 0) != loop.extent.end();
-  std::vector<int64_t> index(loop.extent.size(), 0), offset(num_operands + 1, 0);
-  if (!empty) {
-    do {
-      Acc product{1};
-      for (size_t k = 0; k < num_operands; ++k) product *= ToEinsumAccumulator(data[k][offset[k]]);
-      acc[static_cast<size_t>(offset[num_operands])] += product;
-    } while (AdvanceEinsumLoop(loop, index, offset));
-  }
+  const size_t split = plan.output_dims.empty() ? 0 : 1;  // loop dims handed out to threads
+  int64_t per_task = 1;
+  for (size_t l = split; l < loop.extent.size(); ++l) per_task *= loop.extent[l];
+  const int64_t tasks = split ? loop.extent[0] : 1;
+  auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      std::vector<int64_t> index(loop.extent.size(), 0), offset(num_operands + 1, 0);
+      if (split) {
+        index[0] = task;
+        for (size_t k = 0; k <= num_operands; ++k) offset[k] = task * loop.stride[k][0];
+      }
+      do {
+        Acc product{1};
+        for (size_t k = 0; k < num_operands; ++k)
+          product *= ToEinsumAccumulator(data[k][offset[k]]);
+        acc[static_cast<size_t>(offset[num_operands])] += product;
+      } while (AdvanceEinsumLoop(loop, split, index, offset));
+    }
+  };
+  if (!empty) pool.ParallelFor(tasks, std::max<int64_t>(1, (1 << 16) / per_task), run);
   T* dst = out.data_as<T>();
   for (size_t i = 0; i < acc.size(); ++i) {
     if constexpr (std::is_integral_v<T>) {
@@ -298,8 +312,9 @@ Status ComputeEinsum(KernelContext& context) {
   Shape out_shape;
   for (int label : plan.output_dims) out_shape.push_back(plan.size[static_cast<size_t>(label)]);
   UH_ASSIGN_OR_RETURN(Tensor * out, context.AllocateOutput(0, operands[0]->dtype(), out_shape));
-  VisitNumericDType(out->dtype(),
-                    [&](auto tag) { EvaluateEinsum<decltype(tag)>(plan, operands, *out); });
+  VisitNumericDType(out->dtype(), [&](auto tag) {
+    EvaluateEinsum<decltype(tag)>(context.thread_pool(), plan, operands, *out);
+  });
   return Status::Ok();
 }
 

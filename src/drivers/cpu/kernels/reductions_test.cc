@@ -311,6 +311,26 @@ TEST(ReductionsTest, EinsumEllipsisBroadcastsBatchDims) {
   EXPECT_TRUE(AllClose(y, FromDoubles(DType::kF32, {2, 5, 3, 2}, expected)));
 }
 
+TEST(ReductionsTest, EinsumBatchMatmulLargeEnoughToSplitAcrossThreads) {
+  const Tensor a = RandomTensor(DType::kF32, {64, 16, 16}, 63);
+  const Tensor b = RandomTensor(DType::kF32, {64, 16, 16}, 64);
+  const Tensor y =
+      RunOk(MakeNode("Einsum", {"a", "b"}, {"y"}, {{"equation", AttrString("bij,bjk->bik")}}, 12),
+            {a, b})[0];
+  std::vector<double> expected(64 * 16 * 16, 0.0);
+  for (int64_t n = 0; n < 64; ++n) {
+    for (int64_t i = 0; i < 16; ++i) {
+      for (int64_t j = 0; j < 16; ++j) {
+        for (int64_t k = 0; k < 16; ++k) {
+          expected[static_cast<size_t>((n * 16 + i) * 16 + k)] +=
+              ElementAsDouble(a, (n * 16 + i) * 16 + j) * ElementAsDouble(b, (n * 16 + j) * 16 + k);
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(AllClose(y, FromDoubles(DType::kF32, {64, 16, 16}, expected)));
+}
+
 TEST(ReductionsTest, EinsumRejectsBadEquations) {
   const Tensor a = RandomTensor(DType::kF32, {2, 3}, 71);
   auto error = [&](const std::string& eq) {
