@@ -116,7 +116,8 @@ std::vector<int> ImplicitOutput(const EinsumEquation& eq, int64_t ellipsis_rank)
   return out;
 }
 
-// Gives each label its size; ellipsis dims broadcast (size 1 stretches), letters must agree.
+// Gives each label its size. Sizes must agree, except that size 1 stretches (broadcasts), as in
+// NumPy.
 Status BindSizes(const ir::Node& node, const std::vector<const Tensor*>& operands,
                  EinsumPlan& plan) {
   plan.size.assign(static_cast<size_t>(plan.num_labels), -1);
@@ -125,7 +126,7 @@ Status BindSizes(const ir::Node& node, const std::vector<const Tensor*>& operand
       const int label = plan.input_dims[k][d];
       const int64_t dim = operands[k]->dim(static_cast<int64_t>(d));
       int64_t& size = plan.size[static_cast<size_t>(label)];
-      const bool broadcasts = label >= kLetterLabels && (dim == 1 || size == 1);
+      const bool broadcasts = dim == 1 || size == 1;
       if (size == -1 || (broadcasts && size == 1)) {
         size = dim;
       } else if (size != dim && !broadcasts) {

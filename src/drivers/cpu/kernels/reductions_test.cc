@@ -282,6 +282,11 @@ TEST(ReductionsTest, EinsumMatmulTraceAndImplicitOutput) {
   double trace = 0;
   for (int64_t i = 0; i < 4; ++i) trace += ElementAsDouble(square, i * 5);
   EXPECT_TRUE(AllClose(RunOk(einsum("ii", 1), {square})[0], FromDoubles(DType::kF32, {}, {trace})));
+  // A size-1 dim broadcasts against the other operand's, as in NumPy.
+  const Tensor row = FromDoubles(DType::kF32, {1, 2}, {2, 3});
+  const Tensor full = FromDoubles(DType::kF32, {2, 2}, {1, 2, 3, 4});
+  EXPECT_TRUE(AllClose(RunOk(einsum("ij,ij->ij", 2), {row, full})[0],
+                       FromDoubles(DType::kF32, {2, 2}, {2, 6, 6, 12})));
   const Tensor t = RunOk(einsum("ij->ji", 1), {a})[0];
   EXPECT_EQ(t.shape(), (Shape{4, 3}));
   EXPECT_EQ(ElementAsDouble(t, 1 * 3 + 2), ElementAsDouble(a, 2 * 4 + 1));
