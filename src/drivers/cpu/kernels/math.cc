@@ -6,6 +6,7 @@
 #include "drivers/cpu/cpu_kernels.h"
 #include "drivers/cpu/kernels/broadcast.h"
 #include "drivers/cpu/kernels/kernel_util.h"
+#include "drivers/cpu/kernels/reduce_util.h"
 #include "onnx/tensor_proto.h"
 
 namespace unihal::cpu {
@@ -117,79 +118,43 @@ inline double Combine(Reduction r, double acc, double v) {
   return acc;
 }
 
+// The value of a reduction over no elements, as T: max and min start from the lowest and
+// highest value an integer type has (there is no integer infinity).
+template <typename T>
+T EmptyReduction(Reduction r) {
+  if constexpr (std::is_integral_v<T>) {
+    if (r == Reduction::kMax) return std::numeric_limits<T>::lowest();
+    if (r == Reduction::kMin) return std::numeric_limits<T>::max();
+  }
+  return FromDouble<T>(ReductionIdentity(r));
+}
+
 // `axes_input_since`: the opset from which axes come from input 1 instead of the attribute.
 Status ComputeReduce(KernelContext& context, Reduction reduction, int axes_input_since) {
   const ir::Node& node = context.node();
   UH_ASSIGN_OR_RETURN(const Tensor* x, NeedInput(context, 0));
-  UH_RETURN_IF_ERROR(CheckDType(node, *x, "input 0", NumericDTypes()));
-  UH_ASSIGN_OR_RETURN(const int64_t keepdims, node.GetInt("keepdims", 1));
-  UH_ASSIGN_OR_RETURN(const int64_t noop_with_empty_axes, node.GetInt("noop_with_empty_axes", 0));
-  UH_ASSIGN_OR_RETURN(const OptionalInts axes_given,
-                      Int64sFromInputOrAttribute(context, 1, "axes", axes_input_since));
-  const int64_t rank = x->rank();
-  std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  const bool no_axes = axes_given.values.empty();
-  if (no_axes && noop_with_empty_axes) {
-    // Identity: nothing is reduced.
-  } else if (no_axes) {
-    std::fill(reduced.begin(), reduced.end(), true);
-  } else {
-    UH_ASSIGN_OR_RETURN(std::vector<int64_t> axes, NormalizeAxes(node, axes_given.values, rank));
-    for (int64_t a : axes) reduced[static_cast<size_t>(a)] = true;
-  }
-  Shape kept_shape, out_shape;
-  int64_t count = 1;
-  for (int64_t d = 0; d < rank; ++d) {
-    const int64_t dim = x->dim(d);
-    if (reduced[static_cast<size_t>(d)]) {
-      count *= dim;
-      kept_shape.push_back(1);
-      if (keepdims) out_shape.push_back(1);
-    } else {
-      kept_shape.push_back(dim);
-      out_shape.push_back(dim);
-    }
-  }
-  UH_ASSIGN_OR_RETURN(Tensor * out, context.AllocateOutput(0, x->dtype(), out_shape));
+  // ReduceMax and ReduceMin take bool from opset 20 (max is any, min is all).
+  const bool takes_bool =
+      node.opset >= 20 && (reduction == Reduction::kMax || reduction == Reduction::kMin);
+  UH_RETURN_IF_ERROR(CheckDType(node, *x, "input 0", takes_bool ? AllDTypes() : NumericDTypes()));
+  UH_ASSIGN_OR_RETURN(const ReduceGeometry geometry,
+                      ReduceGeometryOf(context, *x, axes_input_since));
+  UH_ASSIGN_OR_RETURN(Tensor * out, context.AllocateOutput(0, x->dtype(), geometry.out_shape));
   const int64_t out_count = out->num_elements();
   std::vector<double> acc(static_cast<size_t>(out_count), ReductionIdentity(reduction));
-  // Whether the reduced dims are all trailing: then each output is one contiguous run of the
-  // input and outputs can be computed in parallel.
-  bool trailing = true;
-  for (int64_t d = 1; d < rank; ++d) {
-    if (reduced[static_cast<size_t>(d - 1)] && !reduced[static_cast<size_t>(d)]) trailing = false;
-  }
-  VisitNumericDType(x->dtype(), [&](auto tag) {
+  VisitDType(x->dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* src = x->data_as<T>();
-    if (trailing) {
-      context.thread_pool().ParallelFor(
-          out_count, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, count)),
-          [&](int64_t begin, int64_t end) {
-            for (int64_t o = begin; o < end; ++o) {
-              double a = acc[o];
-              for (int64_t i = 0; i < count; ++i)
-                a = Combine(reduction, a, AsDouble(src[o * count + i]));
-              acc[o] = a;
-            }
-          });
-    } else if (x->num_elements() > 0) {
-      // Walk the input in order; each element lands in its output via broadcast strides.
-      const IterationPlan<1> plan =
-          MakeIterationPlan<1>(x->shape(), {BroadcastStrides(kept_shape, x->shape())});
-      ForEachRun(plan, 0, plan.num_elements,
-                 [&](int64_t in, const std::array<int64_t, 1>& at, int64_t n,
-                     const std::array<int64_t, 1>& step) {
-                   for (int64_t i = 0; i < n; ++i) {
-                     double& a = acc[static_cast<size_t>(at[0] + i * step[0])];
-                     a = Combine(reduction, a, AsDouble(src[in + i]));
-                   }
-                 });
-    }
+    FoldReduced(context.thread_pool(), geometry, x->data_as<T>(),
+                [&](int64_t o, T value) { acc[o] = Combine(reduction, acc[o], AsDouble(value)); });
     T* dst = out->data_as<T>();
     for (int64_t o = 0; o < out_count; ++o) {
-      const double v = reduction == Reduction::kMean ? acc[o] / static_cast<double>(count) : acc[o];
-      dst[o] = FromDouble<T>(v);
+      if (reduction == Reduction::kMean) {
+        dst[o] = FromDouble<T>(acc[o] / static_cast<double>(geometry.count));
+      } else if (geometry.count == 0) {
+        dst[o] = EmptyReduction<T>(reduction);
+      } else {
+        dst[o] = FromDouble<T>(acc[o]);
+      }
     }
   });
   return Status::Ok();
@@ -371,6 +336,13 @@ hal::SupportResult SupportsCast(const hal::KernelCreateInfo& info) {
   return hal::SupportResult::Yes("reference");
 }
 
+// ReduceMax and ReduceMin: numeric dtypes, and bool from opset 20.
+hal::SupportResult SupportsMaxMinReduce(const hal::KernelCreateInfo& info) {
+  static const SupportsFn numeric = AcceptInputDTypes({0}, NumericDTypes());
+  static const SupportsFn all = AcceptInputDTypes({0}, AllDTypes());
+  return info.node.opset >= 20 ? all(info) : numeric(info);
+}
+
 }  // namespace
 
 void RegisterMathKernels(hal::KernelRegistry& registry) {
@@ -396,7 +368,9 @@ void RegisterMathKernels(hal::KernelRegistry& registry) {
         ReferenceKernelDef(op.name, 1, INT_MAX, StatelessKernel([op](KernelContext& c) {
                              return ComputeReduce(c, op.reduction, op.axes_input_since);
                            }),
-                           AcceptInputDTypes({0}, NumericDTypes())));
+                           op.reduction == Reduction::kMax || op.reduction == Reduction::kMin
+                               ? SupportsMaxMinReduce
+                               : AcceptInputDTypes({0}, NumericDTypes())));
   }
 
   registry.Register(ReferenceKernelDef("LayerNormalization", 17, INT_MAX,
