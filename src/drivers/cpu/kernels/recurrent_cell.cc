@@ -85,7 +85,8 @@ Result<std::vector<std::string>> ActivationNames(const ir::Node& node, const Rec
   const size_t wanted = per_direction * static_cast<size_t>(spec.directions);
   // One set given for a bidirectional node is used for both directions.
   if (names.size() == per_direction && wanted == 2 * per_direction) {
-    names.insert(names.end(), names.begin(), names.end());
+    const std::vector<std::string> forward = names;
+    names.insert(names.end(), forward.begin(), forward.end());
   }
   if (names.size() != wanted) {
     return InvalidArgumentError(node.Describe() + ": expected " + std::to_string(wanted) +
