@@ -50,7 +50,7 @@ inline int64_t At(const std::vector<int64_t>& values, int64_t i) {
 // (A - a_zero_point) x (B - b_zero_point) with numpy.matmul broadcasting, exact.
 Result<std::vector<int64_t>> IntegerMatMul(const ir::Node& node, const MatMulShapes& s,
                                            const Tensor& a, const Tensor& b, const Tensor* a_zp,
-                                           const Tensor* b_zp) {
+                                           const Tensor* b_zp, hal::ThreadPool& pool) {
   UH_ASSIGN_OR_RETURN(const std::vector<int64_t> a_zero,
                       ZeroPoints(node, a_zp, s.m, "a_zero_point"));
   UH_ASSIGN_OR_RETURN(const std::vector<int64_t> b_zero,
@@ -59,18 +59,21 @@ Result<std::vector<int64_t>> IntegerMatMul(const ir::Node& node, const MatMulSha
   UH_ASSIGN_OR_RETURN(const std::vector<int64_t> bv, b.ToInt64Vector());
   const int64_t batches = NumElements(s.batch);
   std::vector<int64_t> out(static_cast<size_t>(batches * s.m * s.n), 0);
-  for (int64_t batch = 0; batch < batches; ++batch) {
-    const int64_t* am = av.data() + BroadcastBatchOffset(s.batch, s.a_batch, batch) * s.m * s.k;
-    const int64_t* bm = bv.data() + BroadcastBatchOffset(s.batch, s.b_batch, batch) * s.k * s.n;
-    int64_t* om = out.data() + batch * s.m * s.n;
-    for (int64_t m = 0; m < s.m; ++m) {
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, s.k * s.n));
+  pool.ParallelFor(batches * s.m, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t batch = row / s.m;
+      const int64_t m = row % s.m;
+      const int64_t* am =
+          av.data() + (BroadcastBatchOffset(s.batch, s.a_batch, batch) * s.m + m) * s.k;
+      const int64_t* bm = bv.data() + BroadcastBatchOffset(s.batch, s.b_batch, batch) * s.k * s.n;
+      int64_t* om = out.data() + row * s.n;
       for (int64_t k = 0; k < s.k; ++k) {
-        const int64_t av_mk = am[m * s.k + k] - At(a_zero, m);
-        for (int64_t n = 0; n < s.n; ++n)
-          om[m * s.n + n] += av_mk * (bm[k * s.n + n] - At(b_zero, n));
+        const int64_t a_mk = am[k] - At(a_zero, m);
+        for (int64_t n = 0; n < s.n; ++n) om[n] += a_mk * (bm[k * s.n + n] - At(b_zero, n));
       }
     }
-  }
+  });
   return out;
 }
 
@@ -81,8 +84,9 @@ Status ComputeMatMulInteger(KernelContext& context) {
   UH_RETURN_IF_ERROR(CheckDType(node, *a, "A", Int8DTypes()));
   UH_RETURN_IF_ERROR(CheckDType(node, *b, "B", Int8DTypes()));
   UH_ASSIGN_OR_RETURN(const MatMulShapes s, ResolveMatMulShapes(node, a->shape(), b->shape()));
-  UH_ASSIGN_OR_RETURN(const std::vector<int64_t> acc,
-                      IntegerMatMul(node, s, *a, *b, context.input(2), context.input(3)));
+  UH_ASSIGN_OR_RETURN(
+      const std::vector<int64_t> acc,
+      IntegerMatMul(node, s, *a, *b, context.input(2), context.input(3), context.thread_pool()));
   UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kI32, s.output));
   int32_t* out = y->data_as<int32_t>();
   for (size_t i = 0; i < acc.size(); ++i) out[i] = static_cast<int32_t>(acc[i]);
@@ -156,7 +160,8 @@ Status ComputeQLinearMatMul(KernelContext& context) {
                               ": only per-tensor a_scale and b_scale are supported");
   }
   UH_ASSIGN_OR_RETURN(const std::vector<int64_t> acc,
-                      IntegerMatMul(node, s, *in[0], *in[3], context.input(2), context.input(5)));
+                      IntegerMatMul(node, s, *in[0], *in[3], context.input(2), context.input(5),
+                                    context.thread_pool()));
   UH_ASSIGN_OR_RETURN(const std::vector<double> ratios,
                       RequantizeRatios(node, *in[1], *in[4], *in[6], 1));
   return StoreRequantized(context, acc, ratios, *in[7], s.output, 1, 1);
@@ -218,7 +223,8 @@ int64_t WindowSum(const std::vector<int64_t>& x, const int64_t* w, const WindowG
 // conv(x - x_zero_point, w - w_zero_point[m]) + bias[m], exact.
 Result<std::vector<int64_t>> IntegerConv(const ir::Node& node, const ConvSetup& setup,
                                          const Tensor& x, const Tensor& w, const Tensor* x_zp,
-                                         const Tensor* w_zp, const Tensor* bias) {
+                                         const Tensor* w_zp, const Tensor* bias,
+                                         hal::ThreadPool& pool) {
   const ConvShapes& s = setup.shapes;
   const WindowGeometry& g = setup.g3;
   UH_ASSIGN_OR_RETURN(const std::vector<int64_t> x_zero, ZeroPoints(node, x_zp, 1, "x_zero_point"));
@@ -237,10 +243,14 @@ Result<std::vector<int64_t>> IntegerConv(const ir::Node& node, const ConvSetup& 
   for (size_t i = 0; i < wv.size(); ++i) wv[i] -= At(w_zero, static_cast<int64_t>(i) / kernel_size);
   const int64_t out_plane = g.output[0] * g.output[1] * g.output[2];
   std::vector<int64_t> out(static_cast<size_t>(s.batch * s.out_channels * out_plane));
-  for (int64_t n = 0; n < s.batch; ++n) {
-    for (int64_t m = 0; m < s.out_channels; ++m) {
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, kernel_size * out_plane));
+  // Each (image, output channel) plane is independent.
+  pool.ParallelFor(s.batch * s.out_channels, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / s.out_channels;
+      const int64_t m = item % s.out_channels;
       const int64_t x_base = n * s.in_channels + (m / out_per_group) * in_per_group;
-      int64_t* o = out.data() + (n * s.out_channels + m) * out_plane;
+      int64_t* o = out.data() + item * out_plane;
       for (int64_t p = 0; p < out_plane; ++p) {
         const int64_t index[3] = {p / (g.output[1] * g.output[2]), (p / g.output[2]) % g.output[1],
                                   p % g.output[2]};
@@ -248,7 +258,7 @@ Result<std::vector<int64_t>> IntegerConv(const ir::Node& node, const ConvSetup& 
                (bias ? bv[static_cast<size_t>(m)] : 0);
       }
     }
-  }
+  });
   return out;
 }
 
@@ -259,9 +269,9 @@ Status ComputeConvInteger(KernelContext& context) {
   UH_RETURN_IF_ERROR(CheckDType(node, *x, "x", Int8DTypes()));
   UH_RETURN_IF_ERROR(CheckDType(node, *w, "w", Int8DTypes()));
   UH_ASSIGN_OR_RETURN(const ConvSetup setup, PrepareConv(node, *x, *w, nullptr));
-  UH_ASSIGN_OR_RETURN(
-      const std::vector<int64_t> acc,
-      IntegerConv(node, setup, *x, *w, context.input(2), context.input(3), nullptr));
+  UH_ASSIGN_OR_RETURN(const std::vector<int64_t> acc,
+                      IntegerConv(node, setup, *x, *w, context.input(2), context.input(3), nullptr,
+                                  context.thread_pool()));
   UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kI32, setup.output));
   int32_t* out = y->data_as<int32_t>();
   for (size_t i = 0; i < acc.size(); ++i) out[i] = static_cast<int32_t>(acc[i]);
@@ -281,8 +291,9 @@ Status ComputeQLinearConv(KernelContext& context) {
   UH_ASSIGN_OR_RETURN(const ConvSetup setup,
                       PrepareConv(node, *in[0], *in[3], bias ? &bias->shape() : nullptr));
   const int64_t channels = setup.shapes.out_channels;
-  UH_ASSIGN_OR_RETURN(const std::vector<int64_t> acc,
-                      IntegerConv(node, setup, *in[0], *in[3], in[2], in[5], bias));
+  UH_ASSIGN_OR_RETURN(
+      const std::vector<int64_t> acc,
+      IntegerConv(node, setup, *in[0], *in[3], in[2], in[5], bias, context.thread_pool()));
   UH_ASSIGN_OR_RETURN(const std::vector<double> ratios,
                       RequantizeRatios(node, *in[1], *in[4], *in[6], channels));
   const int64_t plane =
