@@ -2,6 +2,7 @@
 // values are a trailing dim of 2 (real, imaginary); a trailing dim of 1 is a real signal. The
 // transforms are direct O(n^2) sums in float64 with exact twiddle indices (k * n mod N), which
 // keeps them accurate for any length without an FFT.
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <numbers>
@@ -189,10 +190,16 @@ Status ComputeDft(KernelContext& context) {
   out_shape.back() = out_view.components;
   const std::vector<double> xs = ElementsAsDoubles(*x);
   std::vector<double> out(static_cast<size_t>(NumElements(out_shape)));
-  for (int64_t o = 0; o < in_view.outer; ++o) {
-    for (int64_t i = 0; i < in_view.inner; ++i)
-      TransformLine(xs, in_view, options, o, i, out_view, out);
-  }
+  // Lines are independent; each costs about length * dft_length complex products.
+  const int64_t grain =
+      std::max<int64_t>(1, 65536 / std::max<int64_t>(1, options.length * out_view.length));
+  context.thread_pool().ParallelFor(in_view.outer * in_view.inner, grain,
+                                    [&](int64_t begin, int64_t end) {
+                                      for (int64_t line = begin; line < end; ++line) {
+                                        TransformLine(xs, in_view, options, line / in_view.inner,
+                                                      line % in_view.inner, out_view, out);
+                                      }
+                                    });
   return WriteFloats(context, 0, x->dtype(), out_shape, out);
 }
 
