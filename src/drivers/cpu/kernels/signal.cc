@@ -1,7 +1,9 @@
 // Reference signal kernels: DFT (opset 17: axis attribute; 20+: axis input) and STFT. Complex
 // values are a trailing dim of 2 (real, imaginary); a trailing dim of 1 is a real signal. The
-// transforms are direct O(n^2) sums in float64 with exact twiddle indices (k * n mod N), which
-// keeps them accurate for any length without an FFT.
+// transforms are mixed-radix FFTs. Precision follows NumPy, which produced ONNX's expected data:
+// forward transforms run in float64 (float32 results are the rounded float64 ones), inverse
+// transforms of float inputs run in float32 and carry float32 rounding (e.g. about 2e-7 where
+// the exact value is 0, which a float64 inverse would not reproduce within the tolerance).
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "drivers/cpu/cpu_kernels.h"
+#include "drivers/cpu/kernels/fft.h"
 #include "drivers/cpu/kernels/kernel_util.h"
 
 namespace unihal::cpu {
@@ -20,25 +23,22 @@ namespace {
 using hal::KernelContext;
 using Complex = std::complex<double>;
 
-// out[k] = sum_n in[n] e^(-+2 pi i k n / N) for k < out.size(), N = in.size(); the inverse
-// divides by N.
-void DirectDft(const std::vector<Complex>& in, bool inverse, std::vector<Complex>& out) {
-  const int64_t n_size = static_cast<int64_t>(in.size());
-  std::vector<Complex> twiddle(in.size());
-  const double sign = inverse ? 1.0 : -1.0;
-  for (int64_t j = 0; j < n_size; ++j) {
-    const double angle =
-        sign * 2.0 * std::numbers::pi * static_cast<double>(j) / static_cast<double>(n_size);
-    twiddle[static_cast<size_t>(j)] = Complex(std::cos(angle), std::sin(angle));
+// The DFT of `line` (its full length), computed in float32 when `single` (inputs of float32 or
+// a 16-bit float) and in float64 otherwise.
+std::vector<Complex> Transform(const std::vector<Complex>& line, bool inverse, bool single) {
+  if (!single) {
+    std::vector<Complex> data = line;
+    Fft(data, inverse);
+    return data;
   }
-  for (size_t k = 0; k < out.size(); ++k) {
-    Complex sum = 0.0;
-    for (int64_t n = 0; n < n_size; ++n) {
-      sum += in[static_cast<size_t>(n)] *
-             twiddle[static_cast<size_t>((static_cast<int64_t>(k) * n) % n_size)];
-    }
-    out[k] = inverse ? sum / static_cast<double>(n_size) : sum;
+  std::vector<std::complex<float>> data(line.size());
+  for (size_t i = 0; i < line.size(); ++i) {
+    data[i] = {static_cast<float>(line[i].real()), static_cast<float>(line[i].imag())};
   }
+  Fft(data, inverse);
+  std::vector<Complex> out(data.size());
+  for (size_t i = 0; i < data.size(); ++i) out[i] = {data[i].real(), data[i].imag()};
+  return out;
 }
 
 // A one-sided spectrum (first bins of a Hermitian one) extended to all `n` bins, with the
@@ -88,6 +88,7 @@ struct DftOptions {
   int64_t length = 0;  // dft_length
   bool inverse = false;
   bool onesided = false;
+  bool single_precision = false;  // transform in float32 (inverse of a non-float64 input)
 };
 
 Result<DftOptions> ReadDftOptions(const KernelContext& context, const Tensor& x) {
@@ -97,6 +98,7 @@ Result<DftOptions> ReadDftOptions(const KernelContext& context, const Tensor& x)
   UH_ASSIGN_OR_RETURN(const int64_t onesided, node.GetInt("onesided", 0));
   options.inverse = inverse != 0;
   options.onesided = onesided != 0;
+  options.single_precision = options.inverse && x.dtype() != DType::kF64;
   int64_t axis = 1;
   if (node.opset >= 20) {
     UH_ASSIGN_OR_RETURN(const std::optional<int64_t> given,
@@ -139,8 +141,7 @@ void TransformLine(const std::vector<double>& x, const SignalView& in_view, cons
   } else {
     line.resize(static_cast<size_t>(o.length), Complex(0.0));
   }
-  std::vector<Complex> result(static_cast<size_t>(out_view.length));
-  DirectDft(line, o.inverse, result);
+  const std::vector<Complex> result = Transform(line, o.inverse, o.single_precision);
   for (int64_t k = 0; k < out_view.length; ++k) {
     double* v =
         out.data() + ((outer * out_view.length + k) * out_view.inner + inner) * out_view.components;
@@ -238,7 +239,7 @@ Status ComputeStft(KernelContext& context) {
       window ? ElementsAsDoubles(*window)
              : std::vector<double>(static_cast<size_t>(window_size), 1.0);
   std::vector<double> out(static_cast<size_t>(batch * frames * bins * 2));
-  std::vector<Complex> frame(static_cast<size_t>(dft_size)), spectrum(static_cast<size_t>(bins));
+  std::vector<Complex> frame(static_cast<size_t>(dft_size));
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t f = 0; f < frames; ++f) {
       std::fill(frame.begin(), frame.end(), Complex(0.0));
@@ -247,7 +248,7 @@ Status ComputeStft(KernelContext& context) {
         frame[static_cast<size_t>(n)] =
             weights[static_cast<size_t>(n)] * Complex(v[0], components == 2 ? v[1] : 0.0);
       }
-      DirectDft(frame, /*inverse=*/false, spectrum);
+      const std::vector<Complex> spectrum = Transform(frame, /*inverse=*/false, /*single=*/false);
       double* o = out.data() + (b * frames + f) * bins * 2;
       for (int64_t k = 0; k < bins; ++k) {
         o[2 * k] = spectrum[static_cast<size_t>(k)].real();

@@ -4,6 +4,7 @@
 #include <complex>
 #include <numbers>
 
+#include "drivers/cpu/kernels/fft.h"
 #include "testing/op_test_util.h"
 
 namespace unihal::cpu {
@@ -21,6 +22,30 @@ std::vector<Tensor> RunAll(const ir::Node& node, const std::vector<Tensor>& inpu
   Result<std::vector<Tensor>> out = RunNode(AllCpuKernels(), node, inputs);
   EXPECT_TRUE(out.ok()) << out.status().ToString();
   return out.ok() ? *out : std::vector<Tensor>(node.outputs.size());
+}
+
+TEST(SignalTest, FftMatchesTheDirectSumForManyLengths) {
+  for (size_t n : {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 30, 49, 64, 97}) {
+    const Tensor values = RandomTensor(DType::kF64, {static_cast<int64_t>(2 * n)}, n);
+    std::vector<std::complex<double>> x(n);
+    for (size_t j = 0; j < n; ++j) {
+      x[j] = {ElementAsDouble(values, 2 * j), ElementAsDouble(values, 2 * j + 1)};
+    }
+    for (bool inverse : {false, true}) {
+      std::vector<std::complex<double>> y = x;
+      Fft(y, inverse);
+      for (size_t k = 0; k < n; ++k) {
+        std::complex<double> sum = 0;
+        for (size_t j = 0; j < n; ++j) {
+          const double angle = (inverse ? 2.0 : -2.0) * std::numbers::pi *
+                               static_cast<double>(j * k) / static_cast<double>(n);
+          sum += x[j] * std::polar(1.0, angle);
+        }
+        if (inverse) sum /= static_cast<double>(n);
+        EXPECT_NEAR(std::abs(y[k] - sum), 0.0, 1e-12) << "n " << n << " k " << k;
+      }
+    }
+  }
 }
 
 TEST(SignalTest, DftOfComplexSignalAlongAxisOne) {
