@@ -5,9 +5,7 @@
 // transforms of float inputs run in float32 and carry float32 rounding (e.g. about 2e-7 where
 // the exact value is 0, which a float64 inverse would not reproduce within the tolerance).
 #include <algorithm>
-#include <cmath>
 #include <complex>
-#include <numbers>
 #include <string>
 
 #include "drivers/cpu/cpu_kernels.h"
