@@ -5,6 +5,10 @@
 
 namespace unihal::cpu {
 
-void RegisterMoreNnKernels(hal::KernelRegistry& registry) { RegisterResizeKernels(registry); }
+void RegisterMoreNnKernels(hal::KernelRegistry& registry) {
+  RegisterResizeKernels(registry);
+  RegisterGridSampleKernels(registry);
+  RegisterConvTransposeKernels(registry);
+}
 
 }  // namespace unihal::cpu
