@@ -9,6 +9,7 @@ void RegisterMoreNnKernels(hal::KernelRegistry& registry) {
   RegisterResizeKernels(registry);
   RegisterGridSampleKernels(registry);
   RegisterConvTransposeKernels(registry);
+  RegisterRoiKernels(registry);
 }
 
 }  // namespace unihal::cpu
