@@ -10,6 +10,8 @@ void RegisterMoreNnKernels(hal::KernelRegistry& registry) {
   RegisterGridSampleKernels(registry);
   RegisterConvTransposeKernels(registry);
   RegisterRoiKernels(registry);
+  RegisterMorePoolKernels(registry);
+  RegisterMoreNormKernels(registry);
 }
 
 }  // namespace unihal::cpu
