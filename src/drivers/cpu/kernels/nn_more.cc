@@ -9,6 +9,7 @@ void RegisterMoreNnKernels(hal::KernelRegistry& registry) {
   RegisterResizeKernels(registry);
   RegisterGridSampleKernels(registry);
   RegisterConvTransposeKernels(registry);
+  RegisterDeformConvKernels(registry);
   RegisterRoiKernels(registry);
   RegisterMorePoolKernels(registry);
   RegisterMoreNormKernels(registry);
