@@ -143,6 +143,9 @@ Status ComputeConvTranspose(KernelContext& context) {
     return Invalid(node, "B " + b->Describe() + " must be (" + std::to_string(out_channels) + ")");
   }
   UH_ASSIGN_OR_RETURN(const Transposed t, ResolveConvTranspose(node, x->shape(), w->shape()));
+  Shape out_shape{x->dim(0), out_channels};
+  out_shape.insert(out_shape.end(), t.output.begin(), t.output.end());
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, out_shape));
   const int64_t in_plane = NumElements(t.input);
   const int64_t out_plane = NumElements(t.output);
   const int64_t kernel_size = NumElements(t.kernel);
@@ -166,8 +169,6 @@ Status ComputeConvTranspose(KernelContext& context) {
       }
     }
   }
-  Shape out_shape{batch, out_channels};
-  out_shape.insert(out_shape.end(), t.output.begin(), t.output.end());
   return WriteOutput(context, 0, x->dtype(), out_shape, ys);
 }
 
@@ -195,8 +196,9 @@ Status ComputeCol2Im(KernelContext& context) {
   for (size_t i = 0; i < rank; ++i) {
     const int64_t span =
         t.output[i] + pads[i] + pads[rank + i] - ((t.kernel[i] - 1) * t.dilations[i] + 1);
-    if (span < 0 || t.strides[i] <= 0)
+    if (span < 0 || t.strides[i] <= 0 || t.dilations[i] <= 0 || t.kernel[i] <= 0) {
       return Invalid(node, "the block does not fit the padded image");
+    }
     t.input.push_back(span / t.strides[i] + 1);
     t.pad_begin.push_back(pads[i]);
     windows *= t.input.back();
@@ -206,6 +208,9 @@ Status ComputeCol2Im(KernelContext& context) {
     return Invalid(node, "input " + x->Describe() + " does not match block_shape and image_shape");
   }
   const int64_t channels = x->dim(1) / kernel_size;
+  Shape out_shape{x->dim(0), channels};
+  out_shape.insert(out_shape.end(), t.output.begin(), t.output.end());
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, out_shape));
   const int64_t out_plane = NumElements(t.output);
   const std::vector<double> xs = TensorToDoubles(*x);
   std::vector<double> ys(static_cast<size_t>(x->dim(0) * channels * out_plane), 0.0);
@@ -221,8 +226,6 @@ Status ComputeCol2Im(KernelContext& context) {
       }
     }
   }
-  Shape out_shape{x->dim(0), channels};
-  out_shape.insert(out_shape.end(), t.output.begin(), t.output.end());
   return WriteOutput(context, 0, x->dtype(), out_shape, ys);
 }
 

@@ -55,7 +55,8 @@ Result<DeformGeometry> ResolveDeform(const ir::Node& node, const Tensor& x, cons
   if (w.rank() != 4 || offset.rank() != 4 || strides.size() != 2 || dilations.size() != 2 ||
       pads.size() != 4 || g.group < 1 || g.offset_group < 1 ||
       w.dim(1) * g.group != g.in_channels || w.dim(0) % g.group != 0 ||
-      g.in_channels % g.offset_group != 0) {
+      g.in_channels % g.offset_group != 0 || strides[0] <= 0 || strides[1] <= 0 ||
+      dilations[0] <= 0 || dilations[1] <= 0) {
     return Invalid(node, "W " + w.Describe() + " and offset " + offset.Describe() +
                              " do not fit X " + x.Describe() + " with the attributes");
   }
@@ -140,6 +141,7 @@ Status ComputeDeformConv(KernelContext& context) {
   const std::vector<double> offsets = TensorToDoubles(*offset);
   const std::vector<double> masks = mask ? TensorToDoubles(*mask) : std::vector<double>{};
   const std::vector<double> bias = b ? TensorToDoubles(*b) : std::vector<double>{};
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, {g.batch, g.out_channels, g.out_h, g.out_w}));
   std::vector<double> ys;
   ys.reserve(static_cast<size_t>(g.batch * g.out_channels * g.out_h * g.out_w));
   for (int64_t n = 0; n < g.batch; ++n) {

@@ -197,8 +197,12 @@ Status ComputeGridSample(KernelContext& context, const GridSampleAttributes& a) 
   const std::vector<int64_t> dims(x->shape().begin() + 2, x->shape().end());
   Shape out_shape{x->dim(0), x->dim(1)};
   out_shape.insert(out_shape.end(), grid->shape().begin() + 1, grid->shape().end() - 1);
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, out_shape));
   const int64_t in_plane = NumElements(dims);
   const int64_t points = NumElements(Shape(grid->shape().begin() + 1, grid->shape().end() - 1));
+  if (in_plane == 0 && NumElements(out_shape) > 0) {
+    return Invalid(node, "cannot sample the empty image " + x->Describe());
+  }
   const std::vector<double> xs = TensorToDoubles(*x);
   const std::vector<double> gs = TensorToDoubles(*grid);
   std::vector<double> ys(static_cast<size_t>(NumElements(out_shape)));
@@ -248,6 +252,7 @@ Status ComputeAffineGrid(KernelContext& context) {
   Shape out_shape{batch};
   for (int64_t i = spatial; i-- > 0;) out_shape.push_back(dims[static_cast<size_t>(i)]);
   out_shape.push_back(spatial);
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, out_shape));
   const int64_t points = NumElements(dims);
   const std::vector<double> t = TensorToDoubles(*theta);
   std::vector<double> out(static_cast<size_t>(batch * points * spatial));

@@ -44,6 +44,10 @@ struct OptionalDoubles {
 };
 Result<OptionalDoubles> OptionalDoubleInput(const hal::KernelContext& context, size_t i);
 
+// An error unless every dim of `shape` is non-negative and it has at most 2^30 elements: these
+// kernels hold float64 copies, and a bad attribute must not become an allocation failure.
+Status CheckOutputSize(const ir::Node& node, const Shape& shape);
+
 // "node 'x' (Op), opset N: <what>" as an UnimplementedError.
 Status Unimplemented(const ir::Node& node, const std::string& what);
 // "node 'x' (Op): <what>" as an InvalidArgumentError.

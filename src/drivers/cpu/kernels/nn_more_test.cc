@@ -131,6 +131,25 @@ TEST(NnMoreConvTranspose, MatchesScatterFormula) {
   EXPECT_TRUE(AllClose(y, F64({1, 6, out_len}, expected), 1e-12, 1e-12));
 }
 
+// Absurd attributes and inputs are errors, never crashes or huge allocations.
+TEST(NnMoreGuards, BadSizesAreErrors) {
+  const Tensor x = RandomTensor(DType::kF32, {1, 1, 4, 4}, 1);
+  ExpectError(MakeNode("Resize", {"x", "", "s"}, {"y"}, {}, 19),
+              {x, Tensor(), Tensor::FromVector<float>({4}, {1, 1, 1e30f, 1e30f})},
+              StatusCode::kInvalidArgument, "scales");
+  ExpectError(MakeNode("Resize", {"x", "", "s"}, {"y"}, {}, 19),
+              {x, Tensor(), Tensor::FromVector<float>({4}, {1, 1, 1e6f, 1e6f})},
+              StatusCode::kResourceExhausted, "too large");
+  ExpectError(
+      MakeNode("DeformConv", {"x", "w", "o"}, {"y"}, {{"strides", AttrInts({0, 1})}}, 22),
+      {x, RandomTensor(DType::kF32, {1, 1, 2, 2}, 2), *Tensor::Allocate(DType::kF32, {1, 8, 3, 3})},
+      StatusCode::kInvalidArgument, "attributes");
+  ExpectError(MakeNode("ConvTranspose", {"x", "w"}, {"y"},
+                       {{"output_shape", AttrInts({1 << 20, 1 << 20})}}, 22),
+              {x, RandomTensor(DType::kF32, {1, 1, 2, 2}, 2)}, StatusCode::kResourceExhausted,
+              "too large");
+}
+
 TEST(NnMoreConvTranspose, MismatchedWeightsNameTheNode) {
   ExpectError(MakeNode("ConvTranspose", {"x", "w"}, {"y"}, {}, 22),
               {RandomTensor(DType::kF32, {1, 4, 5}, 1), RandomTensor(DType::kF32, {3, 2, 3}, 2)},

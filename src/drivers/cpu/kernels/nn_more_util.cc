@@ -52,6 +52,20 @@ Result<OptionalDoubles> OptionalDoubleInput(const hal::KernelContext& context, s
   return result;
 }
 
+Status CheckOutputSize(const ir::Node& node, const Shape& shape) {
+  constexpr int64_t kMaxElements = int64_t{1} << 30;
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0) return Invalid(node, "the output shape " + ShapeToString(shape) + " is negative");
+    if (d > 0 && count > kMaxElements / d) {
+      return ResourceExhaustedError(node.Describe() + ": the output " + ShapeToString(shape) +
+                                    " is too large for the reference kernel");
+    }
+    count *= d;
+  }
+  return Status::Ok();
+}
+
 Status Unimplemented(const ir::Node& node, const std::string& what) {
   return UnimplementedError(node.Describe() + ", opset " + std::to_string(node.opset) + ": " +
                             what);

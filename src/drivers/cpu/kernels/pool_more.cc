@@ -167,6 +167,7 @@ Status ComputeMaxUnpool(KernelContext& context) {
     out_shape.push_back((x->dim(static_cast<int64_t>(i) + 2) - 1) * strides[i] -
                         (pads[i] + pads[rank + i]) + kernel[i]);
   }
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, out_shape));
   const std::vector<double> xs = TensorToDoubles(*x);
   std::vector<double> ys(static_cast<size_t>(NumElements(out_shape)), 0.0);
   const int64_t* at = indices->data_as<int64_t>();
@@ -182,6 +183,7 @@ Status ComputeMaxUnpool(KernelContext& context) {
       return Invalid(node,
                      "output_shape must have " + std::to_string(out_shape.size()) + " values");
     }
+    UH_RETURN_IF_ERROR(CheckOutputSize(node, output_shape.values));
     return WriteOutput(context, 0, x->dtype(), output_shape.values,
                        Embed(ys, out_shape, output_shape.values));
   }

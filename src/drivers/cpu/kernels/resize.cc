@@ -358,8 +358,10 @@ Result<std::vector<AxisPlan>> PlanAxes(const ir::Node& node, const ResizeAttribu
   if (r.scales.given) {
     for (size_t i = 0; i < n; ++i) {
       const double scale = r.scales.values[i];
-      if (!(scale > 0)) return Invalid(node, "scales must be positive");
       AxisPlan& p = plans[static_cast<size_t>(axes[i])];
+      if (!(scale > 0) || !(scale * static_cast<double>(p.input) < 9.0e15)) {
+        return Invalid(node, "scales must be positive and finite");
+      }
       p.scale = scale;
       p.output = static_cast<int64_t>(scale * static_cast<double>(p.input));
     }
@@ -368,6 +370,7 @@ Result<std::vector<AxisPlan>> PlanAxes(const ir::Node& node, const ResizeAttribu
   for (size_t i = 0; i < n; ++i) {
     if (r.sizes.values[i] < 0) return Invalid(node, "sizes must not be negative");
     AxisPlan& p = plans[static_cast<size_t>(axes[i])];
+    if (p.input == 0) return Invalid(node, "cannot resize an empty axis");
     p.scale = static_cast<double>(r.sizes.values[i]) / static_cast<double>(p.input);
     p.output = r.sizes.values[i];
   }
@@ -394,6 +397,12 @@ Status ComputeResize(KernelContext& context, const ResizeAttributes& a) {
   std::vector<int64_t> axes;
   UH_ASSIGN_OR_RETURN(const std::vector<AxisPlan> plans,
                       PlanAxes(node, a, inputs, x->shape(), axes));
+  // Every intermediate shape lies within the larger of input and output per axis.
+  Shape largest = x->shape();
+  for (size_t d = 0; d < plans.size(); ++d) {
+    largest[d] = std::max(plans[d].input, plans[d].output);
+  }
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, largest));
   Shape shape = x->shape();
   std::vector<double> data = TensorToDoubles(*x);
   for (int64_t axis : axes) {

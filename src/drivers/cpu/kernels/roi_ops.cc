@@ -258,8 +258,15 @@ Status ComputeRoiAlign(KernelContext& context, const RoiAlignAttributes& a) {
                              " must be (N, C, H, W), (R, 4) and (R)");
   }
   const int64_t channels = x->dim(1), h = x->dim(2), w = x->dim(3), count = rois->dim(0);
+  if ((h == 0 || w == 0) && count > 0) {
+    return Invalid(node, "cannot pool the empty image " + x->Describe());
+  }
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, {count, channels, a.out_h, a.out_w}));
   const std::vector<double> xs = TensorToDoubles(*x);
   const std::vector<double> rs = TensorToDoubles(*rois);
+  for (double v : rs) {
+    if (!std::isfinite(v)) return Invalid(node, "rois must be finite");
+  }
   const int64_t* batch = batch_indices->data_as<int64_t>();
   std::vector<double> ys(static_cast<size_t>(count * channels * a.out_h * a.out_w));
   for (int64_t r = 0; r < count; ++r) {
@@ -324,7 +331,11 @@ Status ComputeMaxRoiPool(KernelContext& context) {
   }
   const int64_t channels = x->dim(1), h = x->dim(2), w = x->dim(3), count = rois->dim(0);
   const std::vector<double> xs = TensorToDoubles(*x);
+  UH_RETURN_IF_ERROR(CheckOutputSize(node, {count, channels, pooled[0], pooled[1]}));
   const std::vector<double> rs = TensorToDoubles(*rois);
+  for (double v : rs) {
+    if (!std::isfinite(v)) return Invalid(node, "rois must be finite");
+  }
   std::vector<double> ys(static_cast<size_t>(count * channels * pooled[0] * pooled[1]));
   for (int64_t r = 0; r < count; ++r) {
     const double* roi = &rs[static_cast<size_t>(r * 5)];
