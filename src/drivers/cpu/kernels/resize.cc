@@ -325,6 +325,33 @@ Result<ResizeInputs> ReadResizeInputs(const KernelContext& context) {
   return r;
 }
 
+// Output sizes given: the scales follow, or with a keep_aspect_ratio_policy one common scale
+// decides the sizes.
+Status ApplySizes(const ir::Node& node, AspectPolicy policy, const std::vector<int64_t>& sizes,
+                  const std::vector<int64_t>& axes, std::vector<AxisPlan>& plans) {
+  const size_t n = axes.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (sizes[i] < 0) return Invalid(node, "sizes must not be negative");
+    AxisPlan& p = plans[static_cast<size_t>(axes[i])];
+    if (p.input == 0) return Invalid(node, "cannot resize an empty axis");
+    p.scale = static_cast<double>(sizes[i]) / static_cast<double>(p.input);
+    p.output = sizes[i];
+  }
+  if (policy != AspectPolicy::kStretch) {
+    double scale = plans[static_cast<size_t>(axes[0])].scale;
+    for (int64_t axis : axes) {
+      const double s = plans[static_cast<size_t>(axis)].scale;
+      scale = policy == AspectPolicy::kNotLarger ? std::min(scale, s) : std::max(scale, s);
+    }
+    for (int64_t axis : axes) {
+      AxisPlan& p = plans[static_cast<size_t>(axis)];
+      p.scale = scale;
+      p.output = static_cast<int64_t>(scale * static_cast<double>(p.input) + 0.5);
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<AxisPlan>> PlanAxes(const ir::Node& node, const ResizeAttributes& a,
                                        const ResizeInputs& r, const Shape& shape,
                                        std::vector<int64_t>& axes) {
@@ -367,25 +394,7 @@ Result<std::vector<AxisPlan>> PlanAxes(const ir::Node& node, const ResizeAttribu
     }
     return plans;
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (r.sizes.values[i] < 0) return Invalid(node, "sizes must not be negative");
-    AxisPlan& p = plans[static_cast<size_t>(axes[i])];
-    if (p.input == 0) return Invalid(node, "cannot resize an empty axis");
-    p.scale = static_cast<double>(r.sizes.values[i]) / static_cast<double>(p.input);
-    p.output = r.sizes.values[i];
-  }
-  if (a.policy != AspectPolicy::kStretch) {
-    double scale = plans[static_cast<size_t>(axes[0])].scale;
-    for (int64_t axis : axes) {
-      const double s = plans[static_cast<size_t>(axis)].scale;
-      scale = a.policy == AspectPolicy::kNotLarger ? std::min(scale, s) : std::max(scale, s);
-    }
-    for (int64_t axis : axes) {
-      AxisPlan& p = plans[static_cast<size_t>(axis)];
-      p.scale = scale;
-      p.output = static_cast<int64_t>(scale * static_cast<double>(p.input) + 0.5);
-    }
-  }
+  UH_RETURN_IF_ERROR(ApplySizes(node, a.policy, r.sizes.values, axes, plans));
   return plans;
 }
 
