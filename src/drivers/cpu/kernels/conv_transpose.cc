@@ -78,11 +78,10 @@ Result<Transposed> ResolveConvTranspose(const ir::Node& node, const Shape& x, co
     if (!output_shape.empty() || same) {
       // The output size decides the padding, split as the spec says.
       const int64_t out = output_shape.empty() ? t.input[i] * t.strides[i] : output_shape[i];
-      // Floor division as in ONNX's reference: a negative total pads the end (output_shape
-      // larger than the full output).
-      const int64_t total = full - out;
-      const int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2);
-      t.pad_begin.push_back(auto_pad == "SAME_UPPER" ? half : total - half);
+      // An output larger than the full one (total < 0) is extended at the end, as
+      // output_padding would (ONNX Runtime clamps the padding at 0 too).
+      const int64_t total = std::max<int64_t>(full - out, 0);
+      t.pad_begin.push_back(auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2);
       t.output.push_back(out);
     } else {
       if (auto_pad == "VALID") pads.assign(2 * rank, 0);

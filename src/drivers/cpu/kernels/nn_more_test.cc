@@ -150,6 +150,21 @@ TEST(NnMoreGuards, BadSizesAreErrors) {
               "too large");
 }
 
+// An output_shape beyond the full output extends it at the end with the bias alone.
+TEST(NnMoreConvTranspose, LargerOutputShapeExtendsTheEnd) {
+  const Tensor x = RandomTensor(DType::kF64, {1, 1, 3}, 81);
+  const Tensor w = RandomTensor(DType::kF64, {1, 1, 2}, 82);
+  const Tensor b = Tensor::FromVector<double>({1}, {0.5});
+  const Tensor plain = RunOne(MakeNode("ConvTranspose", {"x", "w", "b"}, {"y"}, {}, 22), {x, w, b});
+  const Tensor wide = RunOne(
+      MakeNode("ConvTranspose", {"x", "w", "b"}, {"y"}, {{"output_shape", AttrInts({7})}}, 22),
+      {x, w, b});
+  ASSERT_EQ(wide.shape(), (Shape{1, 1, 7}));
+  for (int64_t i = 0; i < 7; ++i) {
+    EXPECT_DOUBLE_EQ(ElementAsDouble(wide, i), i < 4 ? ElementAsDouble(plain, i) : 0.5);
+  }
+}
+
 TEST(NnMoreConvTranspose, MismatchedWeightsNameTheNode) {
   ExpectError(MakeNode("ConvTranspose", {"x", "w"}, {"y"}, {}, 22),
               {RandomTensor(DType::kF32, {1, 4, 5}, 1), RandomTensor(DType::kF32, {3, 2, 3}, 2)},
