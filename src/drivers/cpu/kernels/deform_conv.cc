@@ -23,10 +23,10 @@ double SampleBilinear(const double* plane, int64_t h, int64_t w, double y, doubl
   const double ly = y - y0, lx = x - x0;
   double sum = 0.0;
   for (int dy = 0; dy < 2; ++dy) {
-    const int64_t yi = static_cast<int64_t>(y0) + dy;
+    const int64_t yi = SafeIndex(y0) + dy;
     if (yi < 0 || yi >= h) continue;
     for (int dx = 0; dx < 2; ++dx) {
-      const int64_t xi = static_cast<int64_t>(x0) + dx;
+      const int64_t xi = SafeIndex(x0) + dx;
       if (xi < 0 || xi >= w) continue;
       sum += (dy ? ly : 1 - ly) * (dx ? lx : 1 - lx) * plane[yi * w + xi];
     }

@@ -58,13 +58,13 @@ double Reflect(double x, double low, double high) {
   const double range = high - low;
   if (x < low) {
     const double dx = low - x;
-    const int64_t n = static_cast<int64_t>(dx / range);
+    const int64_t n = SafeIndex(dx / range);
     const double r = dx - static_cast<double>(n) * range;
     return n % 2 == 0 ? low + r : high - r;
   }
   if (x > high) {
     const double dx = x - high;
-    const int64_t n = static_cast<int64_t>(dx / range);
+    const int64_t n = SafeIndex(dx / range);
     const double r = dx - static_cast<double>(n) * range;
     return n % 2 == 0 ? high - r : low + r;
   }
@@ -111,7 +111,7 @@ class PlaneSampler {
     }
     if (a_.mode == SampleMode::kNearest) {
       std::vector<int64_t> index(rank);
-      for (size_t i = 0; i < rank; ++i) index[i] = static_cast<int64_t>(x[i]);
+      for (size_t i = 0; i < rank; ++i) index[i] = SafeIndex(x[i]);
       return Pixel(plane, index);
     }
     const size_t taps = a_.mode == SampleMode::kLinear ? 2 : 4;
@@ -120,7 +120,7 @@ class PlaneSampler {
     for (size_t i = 0; i < rank; ++i) {
       const double floor_x = std::floor(x[i]);
       const double t = x[i] - floor_x;
-      first[i] = static_cast<int64_t>(floor_x) - (taps == 4 ? 1 : 0);
+      first[i] = SafeIndex(floor_x) - (taps == 4 ? 1 : 0);
       if (taps == 2) {
         weights[i * 2] = 1 - t;
         weights[i * 2 + 1] = t;
@@ -163,7 +163,7 @@ class PlaneSampler {
         if (a_.padding == Padding::kZeros) return 0.0;
         if (a_.padding == Padding::kBorder) at = std::clamp<int64_t>(at, 0, dims_[i] - 1);
         if (a_.padding == Padding::kReflection) {
-          at = static_cast<int64_t>(Reflect(static_cast<double>(at), low_[i], high_[i]));
+          at = SafeIndex(Reflect(static_cast<double>(at), low_[i], high_[i]));
           at = std::clamp<int64_t>(at, 0, dims_[i] - 1);
         }
       }

@@ -2,6 +2,7 @@
 // helpers they share: these reference kernels compute in float64 and convert at the edges.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,15 @@ Result<OptionalDoubles> OptionalDoubleInput(const hal::KernelContext& context, s
 // An error unless every dim of `shape` is non-negative and it has at most 2^30 elements: these
 // kernels hold float64 copies, and a bad attribute must not become an allocation failure.
 Status CheckOutputSize(const ir::Node& node, const Shape& shape);
+
+// A float64 coordinate as an integer index without undefined behaviour: NaN and values beyond
+// +-2^52 become +-2^52, far outside any tensor.
+inline int64_t SafeIndex(double v) {
+  constexpr double kLimit = 4503599627370496.0;  // 2^52
+  if (!(v > -kLimit)) return -static_cast<int64_t>(kLimit);
+  if (v > kLimit) return static_cast<int64_t>(kLimit);
+  return static_cast<int64_t>(v);
+}
 
 // "node 'x' (Op), opset N: <what>" as an UnimplementedError.
 Status Unimplemented(const ir::Node& node, const std::string& what);

@@ -165,6 +165,25 @@ TEST(NnMoreConvTranspose, LargerOutputShapeExtendsTheEnd) {
   }
 }
 
+TEST(NnMoreGuards, NonFiniteCoordinatesDoNotCrash) {
+  const Tensor x = RandomTensor(DType::kF32, {1, 1, 3, 3}, 91);
+  const float nan = std::nanf("");
+  const Tensor grid = Tensor::FromVector<float>({1, 1, 3, 2}, {nan, 0, 1e30f, -1e30f, 0, nan});
+  for (const char* padding : {"zeros", "border", "reflection"}) {
+    for (const char* mode : {"nearest", "linear", "cubic"}) {
+      const Tensor y =
+          RunOne(MakeNode("GridSample", {"x", "g"}, {"y"},
+                          {{"padding_mode", AttrString(padding)}, {"mode", AttrString(mode)}}, 20),
+                 {x, grid});
+      EXPECT_EQ(y.shape(), (Shape{1, 1, 1, 3})) << padding << " " << mode;
+    }
+  }
+  const Tensor rois = Tensor::FromVector<float>({1, 4}, {nan, 0, 1, 1});
+  ExpectError(MakeNode("RoiAlign", {"x", "r", "b"}, {"y"}, {}, 16),
+              {x, rois, Tensor::FromVector<int64_t>({1}, {0})}, StatusCode::kInvalidArgument,
+              "finite");
+}
+
 TEST(NnMoreConvTranspose, MismatchedWeightsNameTheNode) {
   ExpectError(MakeNode("ConvTranspose", {"x", "w"}, {"y"}, {}, 22),
               {RandomTensor(DType::kF32, {1, 4, 5}, 1), RandomTensor(DType::kF32, {3, 2, 3}, 2)},

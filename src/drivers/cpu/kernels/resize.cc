@@ -237,7 +237,7 @@ AxisTaps PlanTaps(const ResizeAttributes& a, const AxisPlan& p) {
     // The n input indices nearest x, ties to the smaller one.
     const int64_t pad = (n + 1) / 2;
     const double padded = x + static_cast<double>(pad);
-    const int64_t whole = static_cast<int64_t>(std::floor(padded));
+    const int64_t whole = SafeIndex(std::floor(padded));
     const double frac = padded - static_cast<double>(whole);
     int64_t offset;
     if (n % 2 == 0) {

@@ -148,8 +148,10 @@ Result<RoiAlignAttributes> ParseRoiAlign(const ir::Node& node) {
   UH_ASSIGN_OR_RETURN(a.sampling_ratio, node.GetInt("sampling_ratio", 0));
   UH_ASSIGN_OR_RETURN(const float scale, node.GetFloat("spatial_scale", 1.0f));
   a.spatial_scale = scale;
-  if (a.out_h < 1 || a.out_w < 1 || a.sampling_ratio < 0) {
-    return Invalid(node, "output_height/output_width must be positive, sampling_ratio >= 0");
+  if (a.out_h < 1 || a.out_w < 1 || a.sampling_ratio < 0 || !std::isfinite(a.spatial_scale)) {
+    return Invalid(node,
+                   "output_height/output_width must be positive, sampling_ratio >= 0 and "
+                   "spatial_scale finite");
   }
   return a;
 }
@@ -162,10 +164,13 @@ struct Taps {
 
 Taps BilinearTaps(double y, double x, int64_t h, int64_t w) {
   Taps t;
-  if (y < -1.0 || y > static_cast<double>(h) || x < -1.0 || x > static_cast<double>(w)) return t;
+  // Negated so that NaN coordinates count as outside too.
+  if (!(y >= -1.0 && y <= static_cast<double>(h) && x >= -1.0 && x <= static_cast<double>(w))) {
+    return t;
+  }
   y = std::max(y, 0.0);
   x = std::max(x, 0.0);
-  int64_t y_low = static_cast<int64_t>(y), x_low = static_cast<int64_t>(x), y_high, x_high;
+  int64_t y_low = SafeIndex(y), x_low = SafeIndex(x), y_high, x_high;
   if (y_low >= h - 1) {
     y_high = y_low = h - 1;
     y = static_cast<double>(y_low);
@@ -205,10 +210,8 @@ void RoiAlignOne(const RoiAlignAttributes& a, const double* roi, const double* i
   }
   const double bin_h = roi_h / static_cast<double>(a.out_h);
   const double bin_w = roi_w / static_cast<double>(a.out_w);
-  const int64_t grid_h =
-      a.sampling_ratio > 0 ? a.sampling_ratio : static_cast<int64_t>(std::ceil(bin_h));
-  const int64_t grid_w =
-      a.sampling_ratio > 0 ? a.sampling_ratio : static_cast<int64_t>(std::ceil(bin_w));
+  const int64_t grid_h = a.sampling_ratio > 0 ? a.sampling_ratio : SafeIndex(std::ceil(bin_h));
+  const int64_t grid_w = a.sampling_ratio > 0 ? a.sampling_ratio : SafeIndex(std::ceil(bin_w));
   const double count = static_cast<double>(std::max<int64_t>(grid_h * grid_w, 1));
   for (int64_t ph = 0; ph < a.out_h; ++ph) {
     for (int64_t pw = 0; pw < a.out_w; ++pw) {
@@ -289,10 +292,10 @@ Result<std::unique_ptr<hal::Kernel>> CreateRoiAlign(const hal::KernelCreateInfo&
 
 void MaxRoiPoolOne(const double* roi, const double* image, int64_t channels, int64_t h, int64_t w,
                    int64_t out_h, int64_t out_w, double scale, double* out) {
-  const int64_t start_w = static_cast<int64_t>(std::round(roi[1] * scale));
-  const int64_t start_h = static_cast<int64_t>(std::round(roi[2] * scale));
-  const int64_t end_w = static_cast<int64_t>(std::round(roi[3] * scale));
-  const int64_t end_h = static_cast<int64_t>(std::round(roi[4] * scale));
+  const int64_t start_w = SafeIndex(std::round(roi[1] * scale));
+  const int64_t start_h = SafeIndex(std::round(roi[2] * scale));
+  const int64_t end_w = SafeIndex(std::round(roi[3] * scale));
+  const int64_t end_h = SafeIndex(std::round(roi[4] * scale));
   const double bin_h =
       static_cast<double>(std::max<int64_t>(end_h - start_h + 1, 1)) / static_cast<double>(out_h);
   const double bin_w =
@@ -300,10 +303,10 @@ void MaxRoiPoolOne(const double* roi, const double* image, int64_t channels, int
   for (int64_t ph = 0; ph < out_h; ++ph) {
     for (int64_t pw = 0; pw < out_w; ++pw) {
       auto clamp = [](int64_t v, int64_t limit) { return std::clamp<int64_t>(v, 0, limit); };
-      const int64_t h0 = clamp(static_cast<int64_t>(std::floor(ph * bin_h)) + start_h, h);
-      const int64_t h1 = clamp(static_cast<int64_t>(std::ceil((ph + 1) * bin_h)) + start_h, h);
-      const int64_t w0 = clamp(static_cast<int64_t>(std::floor(pw * bin_w)) + start_w, w);
-      const int64_t w1 = clamp(static_cast<int64_t>(std::ceil((pw + 1) * bin_w)) + start_w, w);
+      const int64_t h0 = clamp(SafeIndex(std::floor(ph * bin_h)) + start_h, h);
+      const int64_t h1 = clamp(SafeIndex(std::ceil((ph + 1) * bin_h)) + start_h, h);
+      const int64_t w0 = clamp(SafeIndex(std::floor(pw * bin_w)) + start_w, w);
+      const int64_t w1 = clamp(SafeIndex(std::ceil((pw + 1) * bin_w)) + start_w, w);
       const bool empty = h1 <= h0 || w1 <= w0;
       for (int64_t c = 0; c < channels; ++c) {
         double best = empty ? 0.0 : -std::numeric_limits<double>::max();
@@ -325,7 +328,7 @@ Status ComputeMaxRoiPool(KernelContext& context) {
   UH_ASSIGN_OR_RETURN(const std::vector<int64_t> pooled, node.GetInts("pooled_shape"));
   UH_ASSIGN_OR_RETURN(const float scale, node.GetFloat("spatial_scale", 1.0f));
   if (x->rank() != 4 || rois->rank() != 2 || rois->dim(1) != 5 || pooled.size() != 2 ||
-      pooled[0] < 1 || pooled[1] < 1) {
+      pooled[0] < 1 || pooled[1] < 1 || !std::isfinite(scale)) {
     return Invalid(node, "X " + x->Describe() + " and rois " + rois->Describe() +
                              " must be (N, C, H, W) and (R, 5) with a 2-value pooled_shape");
   }
@@ -339,7 +342,7 @@ Status ComputeMaxRoiPool(KernelContext& context) {
   std::vector<double> ys(static_cast<size_t>(count * channels * pooled[0] * pooled[1]));
   for (int64_t r = 0; r < count; ++r) {
     const double* roi = &rs[static_cast<size_t>(r * 5)];
-    const int64_t b = static_cast<int64_t>(roi[0]);
+    const int64_t b = SafeIndex(roi[0]);
     if (b < 0 || b >= x->dim(0)) return Invalid(node, "roi batch index is out of range");
     MaxRoiPoolOne(roi, xs.data() + b * channels * h * w, channels, h, w, pooled[0], pooled[1],
                   scale, ys.data() + r * channels * pooled[0] * pooled[1]);
