@@ -155,9 +155,11 @@ Status ComputeConvTranspose(KernelContext& context) {
   const int64_t batch = x->dim(0);
   std::vector<double> ys(static_cast<size_t>(batch * out_channels * out_plane));
   const int64_t in_per_group = channels / group;
-  for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t oc = 0; oc < out_channels; ++oc) {
-      double* out = ys.data() + (n * out_channels + oc) * out_plane;
+  // Each (image, output channel) plane is written by one task.
+  context.thread_pool().ParallelFor(batch * out_channels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / out_channels, oc = item % out_channels;
+      double* out = ys.data() + item * out_plane;
       std::fill(out, out + out_plane, bs[static_cast<size_t>(oc)]);
       const int64_t g = oc / out_per_group;
       const int64_t m = oc % out_per_group;
@@ -167,7 +169,7 @@ Status ComputeConvTranspose(KernelContext& context) {
                      ws.data() + (ic * out_per_group + m) * kernel_size, out);
       }
     }
-  }
+  });
   return WriteOutput(context, 0, x->dtype(), out_shape, ys);
 }
 

@@ -142,18 +142,19 @@ Status ComputeDeformConv(KernelContext& context) {
   const std::vector<double> masks = mask ? TensorToDoubles(*mask) : std::vector<double>{};
   const std::vector<double> bias = b ? TensorToDoubles(*b) : std::vector<double>{};
   UH_RETURN_IF_ERROR(CheckOutputSize(node, {g.batch, g.out_channels, g.out_h, g.out_w}));
-  std::vector<double> ys;
-  ys.reserve(static_cast<size_t>(g.batch * g.out_channels * g.out_h * g.out_w));
-  for (int64_t n = 0; n < g.batch; ++n) {
-    for (int64_t oc = 0; oc < g.out_channels; ++oc) {
+  std::vector<double> ys(static_cast<size_t>(g.batch * g.out_channels * g.out_h * g.out_w));
+  context.thread_pool().ParallelFor(g.batch * g.out_channels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / g.out_channels, oc = item % g.out_channels;
+      double* out = ys.data() + item * g.out_h * g.out_w;
       for (int64_t i = 0; i < g.out_h; ++i) {
         for (int64_t j = 0; j < g.out_w; ++j) {
-          ys.push_back((bias.empty() ? 0.0 : bias[static_cast<size_t>(oc)]) +
-                       DeformValue(g, xs, ws, offsets, masks, n, oc, i, j));
+          out[i * g.out_w + j] = (bias.empty() ? 0.0 : bias[static_cast<size_t>(oc)]) +
+                                 DeformValue(g, xs, ws, offsets, masks, n, oc, i, j);
         }
       }
     }
-  }
+  });
   return WriteOutput(context, 0, x->dtype(), Shape{g.batch, g.out_channels, g.out_h, g.out_w}, ys);
 }
 

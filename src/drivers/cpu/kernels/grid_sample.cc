@@ -207,15 +207,17 @@ Status ComputeGridSample(KernelContext& context, const GridSampleAttributes& a) 
   const std::vector<double> gs = TensorToDoubles(*grid);
   std::vector<double> ys(static_cast<size_t>(NumElements(out_shape)));
   const PlaneSampler sampler(a, dims);
-  for (int64_t n = 0; n < x->dim(0); ++n) {
-    for (int64_t c = 0; c < x->dim(1); ++c) {
-      const double* plane = xs.data() + (n * x->dim(1) + c) * in_plane;
-      double* out = ys.data() + (n * x->dim(1) + c) * points;
+  const int64_t channels = x->dim(1);
+  context.thread_pool().ParallelFor(x->dim(0) * channels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / channels;
+      const double* plane = xs.data() + item * in_plane;
+      double* out = ys.data() + item * points;
       for (int64_t p = 0; p < points; ++p) {
         out[p] = sampler.Sample(plane, gs.data() + (n * points + p) * spatial);
       }
     }
-  }
+  });
   return WriteOutput(context, 0, x->dtype(), out_shape, ys);
 }
 
