@@ -20,7 +20,8 @@ enum class Coordinates {
   kPytorchHalfPixel,
   kAlignCorners,
   kAsymmetric,
-  kTfCropAndResize
+  kTfCropAndResize,
+  kTfHalfPixelForNn  // opsets 11 and 12 only
 };
 enum class Nearest { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 enum class AspectPolicy { kStretch, kNotLarger, kNotSmaller };
@@ -75,6 +76,7 @@ Result<ResizeAttributes> ParseResizeAttributes(const ir::Node& node) {
       {"asymmetric", Coordinates::kAsymmetric},
       {"tf_crop_and_resize", Coordinates::kTfCropAndResize}};
   if (node.opset >= 19) coordinates["half_pixel_symmetric"] = Coordinates::kHalfPixelSymmetric;
+  if (node.opset < 13) coordinates["tf_half_pixel_for_nn"] = Coordinates::kTfHalfPixelForNn;
   UH_ASSIGN_OR_RETURN(a.coordinates, ParseEnum<Coordinates>(node, "coordinate_transformation_mode",
                                                             "half_pixel", coordinates));
   UH_ASSIGN_OR_RETURN(a.nearest,
@@ -202,6 +204,8 @@ double SourceCoordinate(Coordinates mode, const AxisPlan& p, double y) {
       return out == 1 ? -0.5 : (y + 0.5) / p.scale - 0.5;
     case Coordinates::kHalfPixel:
       return (y + 0.5) / p.scale - 0.5;
+    case Coordinates::kTfHalfPixelForNn:
+      return (y + 0.5) / p.scale;
     case Coordinates::kHalfPixelSymmetric: {
       const double adjustment = static_cast<double>(p.output) / out;
       const double offset = in / 2 * (1 - adjustment);
