@@ -1,6 +1,8 @@
 // Reference Conv: a direct loop over a 3-D view of the window (1-D/2-D convs get unit dims),
 // parallel over (batch, output channel), with the innermost loop over a contiguous output row.
+// float16 and bfloat16 are widened to float32, computed there and rounded once.
 #include <algorithm>
+#include <vector>
 
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/nn_shapes.h"
@@ -81,7 +83,7 @@ class ReferenceConv final : public hal::Kernel {
     UH_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(context, 0, "X"));
     UH_ASSIGN_OR_RETURN(const Tensor* w, RequiredInput(context, 1, "W"));
     const Tensor* bias = context.input(2);
-    UH_RETURN_IF_ERROR(CheckFloatInput(node, *x, "X"));
+    if (!IsHalfFloat(x->dtype())) UH_RETURN_IF_ERROR(CheckFloatInput(node, *x, "X"));
     UH_RETURN_IF_ERROR(CheckSameDType(node, *w, "W", x->dtype()));
     if (bias) UH_RETURN_IF_ERROR(CheckSameDType(node, *bias, "B", x->dtype()));
     UH_ASSIGN_OR_RETURN(
@@ -98,7 +100,15 @@ class ReferenceConv final : public hal::Kernel {
     out_shape.insert(out_shape.end(), geometry.output.begin(), geometry.output.end());
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, x->dtype(), out_shape));
     const WindowGeometry g3 = geometry.As3d();
-    if (x->dtype() == DType::kF32) {
+    if (IsHalfFloat(x->dtype())) {
+      const std::vector<float> x32 = WidenToFloat(*x);
+      const std::vector<float> w32 = WidenToFloat(*w);
+      const std::vector<float> bias32 = bias ? WidenToFloat(*bias) : std::vector<float>();
+      std::vector<float> y32(static_cast<size_t>(y->num_elements()));
+      Convolve<float>(x32.data(), w32.data(), bias ? bias32.data() : nullptr, y32.data(), shapes,
+                      g3, context.thread_pool());
+      NarrowFromFloat(y32, *y);
+    } else if (x->dtype() == DType::kF32) {
       Convolve<float>(x->data_as<float>(), w->data_as<float>(),
                       bias ? bias->data_as<float>() : nullptr, y->data_as<float>(), shapes, g3,
                       context.thread_pool());
