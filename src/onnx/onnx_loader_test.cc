@@ -403,7 +403,8 @@ TEST(OnnxLoaderTest, UnknownOrUnimportedDomains) {
   custom.mutable_graph()->mutable_node(0)->set_domain("org.example");
   ExpectError(Load(custom), StatusCode::kUnimplemented,
               "the model bytes: node 'relu' (Relu) is in domain 'org.example', which unihal does "
-              "not know (known: ai.onnx, ai.onnx.ml, ai.onnx.preview.training, com.microsoft)");
+              "not know (known: ai.onnx, ai.onnx.ml, ai.onnx.preview, ai.onnx.preview.training, "
+              "com.microsoft)");
 
   onnx::ModelProto unimported = ReluModel();
   unimported.mutable_graph()->mutable_node(0)->set_domain("ai.onnx.ml");

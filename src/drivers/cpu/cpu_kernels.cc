@@ -15,6 +15,10 @@ void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
   RegisterQuantizationKernels(registry);
   RegisterRecurrentKernels(registry);
   RegisterSignalKernels(registry);
+  RegisterTrainingKernels(registry);
+  RegisterFlexAttentionKernels(registry);
+  RegisterMlKernels(registry);
+  RegisterRandomKernels(registry);
   RegisterDnnlKernels(registry);
 }
 
