@@ -15,6 +15,7 @@ void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
   RegisterQuantizationKernels(registry);
   RegisterRecurrentKernels(registry);
   RegisterSignalKernels(registry);
+  RegisterControlFlowKernels(registry);
   RegisterDnnlKernels(registry);
 }
 

@@ -33,6 +33,9 @@ void RegisterQuantizationKernels(hal::KernelRegistry& registry);
 void RegisterRecurrentKernels(hal::KernelRegistry& registry);
 // kernels/signal.cc: DFT, STFT and the window functions.
 void RegisterSignalKernels(hal::KernelRegistry& registry);
+// kernels/control_flow.cc: If, Loop, Scan (they compile their subgraphs with `registry`, which
+// must outlive the kernels it creates).
+void RegisterControlFlowKernels(hal::KernelRegistry& registry);
 // dnnl/*.cc: oneDNN Conv MatMul Gemm MaxPool AveragePool GlobalAveragePool BatchNormalization,
 // at higher priority than the reference kernels for the cases they handle.
 void RegisterDnnlKernels(hal::KernelRegistry& registry);
