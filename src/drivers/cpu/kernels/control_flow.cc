@@ -5,6 +5,7 @@
 // compiled body as extra inputs after the body's own.
 #include <algorithm>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -32,7 +33,8 @@ std::string JoinNames(const std::set<std::string>& names) {
 Result<size_t> NumExplicitInputs(const ir::Node& node) {
   const std::set<std::string> outer = ir::OuterScopeValues(node);
   if (node.inputs.size() >= outer.size() &&
-      std::equal(outer.begin(), outer.end(), node.inputs.end() - static_cast<long>(outer.size()))) {
+      std::equal(outer.begin(), outer.end(),
+                 node.inputs.end() - static_cast<std::ptrdiff_t>(outer.size()))) {
     return node.inputs.size() - outer.size();
   }
   return InvalidArgumentError(node.Describe() + ": its subgraphs read " + JoinNames(outer) +
