@@ -476,6 +476,8 @@ TEST(OnnxLoaderTest, SubgraphsReadOuterScopeValues) {
     // The If reads `outer` only inside its branches, yet it is sorted after its producer.
     EXPECT_EQ(g.nodes[0].name, "make_outer");
     EXPECT_EQ(g.nodes[1].name, "if");
+    // What the branches read from the main graph follows the If's own input (implicit inputs).
+    EXPECT_EQ(g.nodes[1].inputs, (std::vector<std::string>{"cond", "X", "outer"}));
     const auto* then_branch =
         g.nodes[1].attributes.at("then_branch").get<std::shared_ptr<const ir::Graph>>();
     ASSERT_NE(then_branch, nullptr);

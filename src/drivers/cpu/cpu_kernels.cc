@@ -19,6 +19,7 @@ void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
   RegisterFlexAttentionKernels(registry);
   RegisterMlKernels(registry);
   RegisterRandomKernels(registry);
+  RegisterControlFlowKernels(registry);
   RegisterDnnlKernels(registry);
 }
 

@@ -41,6 +41,9 @@ void RegisterFlexAttentionKernels(hal::KernelRegistry& registry);
 void RegisterMlKernels(hal::KernelRegistry& registry);
 // kernels/random.cc: RandomUniform(Like), RandomNormal(Like), Bernoulli.
 void RegisterRandomKernels(hal::KernelRegistry& registry);
+// kernels/control_flow.cc: If, Loop, Scan (they compile their subgraphs with `registry`, which
+// must outlive the kernels it creates).
+void RegisterControlFlowKernels(hal::KernelRegistry& registry);
 // dnnl/*.cc: oneDNN Conv MatMul Gemm MaxPool AveragePool GlobalAveragePool BatchNormalization,
 // at higher priority than the reference kernels for the cases they handle.
 void RegisterDnnlKernels(hal::KernelRegistry& registry);
