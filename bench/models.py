@@ -16,6 +16,7 @@ MatMul shapes.
 Usage: .venv/bin/python bench/models.py [--quick] [--json] [--models SUBSTR ...]
 """
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -162,7 +163,8 @@ class Runner:
 
 def model_set(args):
     """(label, path, static batch?) for every model, building the zoo ones once."""
-    models = [(name, model_zoo.build(name, args.model_dir), False) for name in ZOO]
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is for the report
+        models = [(name, model_zoo.build(name, args.model_dir), False) for name in ZOO]
     for file in sorted(os.listdir(LIGHT_DIR)):
         if file.endswith(".onnx"):
             models.append((file[:-5], os.path.join(LIGHT_DIR, file), True))
@@ -214,12 +216,15 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="batch 1, threads 2, fewer iterations")
     parser.add_argument("--json", action="store_true", help="print a JSON report")
+    parser.add_argument("--save", help="also write the JSON report to this file")
     parser.add_argument("--models", nargs="*", help="only models whose name has one of these")
     parser.add_argument("--unihal", default=os.path.join(ROOT, "build", "bin", "unihal"))
     parser.add_argument("--python", help="Python with onnxruntime (passed to unihal --python)")
     parser.add_argument("--model-dir", default=os.path.join(ROOT, "out", "bench_models"))
     parser.add_argument("--iterations", type=int, help="timed runs per side (10, quick 5)")
     parser.add_argument("--warmup", type=int, help="untimed runs per side first (2, quick 1)")
+    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (1 8, quick 1)")
+    parser.add_argument("--threads", type=int, nargs="+", help="thread counts (1 2, quick 2)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per row")
     args = parser.parse_args()
     args.iterations = args.iterations or (5 if args.quick else 10)
@@ -228,6 +233,7 @@ def main():
         sys.exit(f"models.py: error: {args.unihal} is missing; run 'make build' first")
     os.makedirs(args.model_dir, exist_ok=True)
     batches, thread_counts = ((1,), (2,)) if args.quick else ((1, 8), (1, 2))
+    batches, thread_counts = args.batches or batches, args.threads or thread_counts
     runner = Runner(args)
     started = time.time()
     log = sys.stderr
@@ -288,13 +294,16 @@ def main():
               "quick": args.quick, "iterations": args.iterations, "warmup": args.warmup,
               "wall_s": round(time.time() - started, 1), "probe": list(probes.values()),
               "rows": rows, "geomean_ratio": geomean, "resnet50_peak_fraction": fractions}
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(report, f, indent=2)
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"{report['date']}, {report['machine']['cpu']}, {report['machine']['cores']} cores, "
           f"onnxruntime {report['onnxruntime_version']}, {args.iterations} iterations per side "
           f"after {args.warmup} warm-up, {report['wall_s']} s")
-    print(f"| model | batch | threads | unihal ms | ORT ms | ratio | max rel error | GFLOP |")
+    print("| model | batch | threads | unihal ms | ORT ms | ratio | max rel error | GFLOP |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         note = r.get("skipped") or r.get("error")
