@@ -10,10 +10,10 @@ namespace {
 
 // How a small float format spends its top codes.
 enum class Specials {
-  kIeee,   // e5m2: the top exponent holds inf (mantissa 0) and NaN
-  kFn,     // e4m3fn: only S.1111.111 is NaN; no inf
-  kFnuz,   // e4m3fnuz, e5m2fnuz: 0x80 is NaN; no inf, no -0
-  kNone,   // e2m1fn: every code is a finite number
+  kIeee,  // e5m2: the top exponent holds inf (mantissa 0) and NaN
+  kFn,    // e4m3fn: only S.1111.111 is NaN; no inf
+  kFnuz,  // e4m3fnuz, e5m2fnuz: 0x80 is NaN; no inf, no -0
+  kNone,  // e2m1fn: every code is a finite number
 };
 
 struct FloatFormat {
@@ -69,10 +69,9 @@ double DecodeFloat(const FloatFormat& f, uint8_t code) {
       break;
   }
   const int min_exponent = 1 - f.bias;  // of the smallest normal
-  const double magnitude =
-      exponent == 0 ? std::ldexp(mantissa, min_exponent - f.mantissa_bits)
-                    : std::ldexp((1 << f.mantissa_bits) + mantissa,
-                                 exponent - f.bias - f.mantissa_bits);
+  const double magnitude = exponent == 0 ? std::ldexp(mantissa, min_exponent - f.mantissa_bits)
+                                         : std::ldexp((1 << f.mantissa_bits) + mantissa,
+                                                      exponent - f.bias - f.mantissa_bits);
   return negative ? -magnitude : magnitude;
 }
 
@@ -115,8 +114,8 @@ uint8_t EncodeFloat(const FloatFormat& f, double value, bool saturate) {
   std::frexp(magnitude, &frexp_exponent);  // magnitude = m * 2^e, m in [0.5, 1)
   int exponent = std::max(frexp_exponent - 1, min_exponent);
   // Steps of 2^(exponent - mantissa_bits): the quotient is exact, nearbyint rounds half even.
-  auto steps = static_cast<int64_t>(std::nearbyint(
-      std::ldexp(magnitude, f.mantissa_bits - exponent)));
+  auto steps =
+      static_cast<int64_t>(std::nearbyint(std::ldexp(magnitude, f.mantissa_bits - exponent)));
   const int64_t implicit_one = int64_t{1} << f.mantissa_bits;
   if (steps == 2 * implicit_one) {  // rounded up into the next binade
     steps = implicit_one;
@@ -245,7 +244,9 @@ uint8_t CastToIntCode(DType dtype, double value) {
 std::optional<IntRange> LowPrecisionIntRange(DType dtype) {
   std::optional<IntFormat> f = IntFormatOf(dtype);
   if (!f) return std::nullopt;
-  if (f->is_signed) return IntRange{-(int64_t{1} << (f->bits - 1)), (int64_t{1} << (f->bits - 1)) - 1};
+  if (f->is_signed) {
+    return IntRange{-(int64_t{1} << (f->bits - 1)), (int64_t{1} << (f->bits - 1)) - 1};
+  }
   return IntRange{0, (int64_t{1} << f->bits) - 1};
 }
 
@@ -253,8 +254,8 @@ uint8_t SaturateToIntCode(DType dtype, double value) {
   std::optional<IntRange> range = LowPrecisionIntRange(dtype);
   if (!range || std::isnan(value)) return 0;
   const double rounded = std::nearbyint(value);
-  const double clamped = std::clamp(rounded, static_cast<double>(range->min),
-                                    static_cast<double>(range->max));
+  const double clamped =
+      std::clamp(rounded, static_cast<double>(range->min), static_cast<double>(range->max));
   return CastToIntCode(dtype, static_cast<int64_t>(clamped));
 }
 

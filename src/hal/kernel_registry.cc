@@ -1,6 +1,7 @@
 #include "unihal/hal/kernel_registry.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace unihal::hal {
 namespace {
@@ -110,8 +111,7 @@ const KernelDef* KernelRegistry::Select(const KernelCreateInfo& info, std::strin
       reasons += (reasons.empty() ? "" : "; ") + def.implementation + ": opset " +
                  std::to_string(node.opset) + " not handled (supports " +
                  std::to_string(def.min_opset) + ".." +
-                 (def.max_opset == INT_MAX ? std::string("") : std::to_string(def.max_opset)) +
-                 ")";
+                 (def.max_opset == INT_MAX ? std::string("") : std::to_string(def.max_opset)) + ")";
       continue;
     }
     if (!def.accepts_storage_only_dtypes) {

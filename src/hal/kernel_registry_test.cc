@@ -10,7 +10,13 @@ namespace {
 // "Copy" (copies its input byte for byte) registered twice: as an ordinary kernel, and
 // opted in to the storage-only dtypes under the op name "Move".
 KernelDef CopyDef(const std::string& op_type, bool accepts_storage_only) {
-  KernelDef def{op_type, "", 1, INT_MAX, "test", 0, nullptr,
+  KernelDef def{op_type,
+                "",
+                1,
+                INT_MAX,
+                "test",
+                0,
+                nullptr,
                 [](const KernelCreateInfo&) -> Result<std::unique_ptr<Kernel>> {
                   return std::unique_ptr<Kernel>(
                       std::make_unique<FunctionKernel>([](KernelContext& ctx) -> Status {

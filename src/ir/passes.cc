@@ -75,8 +75,8 @@ std::optional<size_t> PredictedOutputBytes(const Graph& graph, const Node& node)
     if (!shape) return std::nullopt;
     double elements = 1;
     for (int64_t d : *shape) elements *= static_cast<double>(d);
-    total +=
-        static_cast<size_t>(std::min(elements * static_cast<double>(DTypeBits(info->dtype)) / 8, 1e18));
+    total += static_cast<size_t>(
+        std::min(elements * static_cast<double>(DTypeBits(info->dtype)) / 8, 1e18));
   }
   return total;
 }

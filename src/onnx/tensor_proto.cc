@@ -153,9 +153,11 @@ Status CheckStoredSize(const TP& proto, DType dtype, const Shape& shape, uint64_
   const uint64_t expected =
       IsStorageOnly(dtype) ? StorageBytes(dtype, static_cast<int64_t>(elements)) : elements;
   if (stored == expected) return Status::Ok();
+  const std::string packed =
+      expected == elements ? "" : ", packed in " + std::to_string(expected) + " values";
   return InvalidArgumentError(Named(proto) + " is " + described + " (" + std::to_string(elements) +
-                              " elements, " + std::to_string(expected) + " values) but its " +
-                              std::string(field) + " holds " + std::to_string(stored) + corrupt);
+                              " elements" + packed + ") but its " + std::string(field) + " holds " +
+                              std::to_string(stored) + corrupt);
 }
 
 }  // namespace

@@ -90,7 +90,9 @@ Tensor RandomTensor(DType dtype, Shape shape, uint64_t seed, double lo, double h
 }
 
 double ElementAsDouble(const Tensor& t, int64_t i) {
-  if (IsStorageOnly(t.dtype())) return DecodeLowPrecision(t.dtype(), LoadCode(t.data(), t.dtype(), i));
+  if (IsStorageOnly(t.dtype())) {
+    return DecodeLowPrecision(t.dtype(), LoadCode(t.data(), t.dtype(), i));
+  }
   double out = 0;
   VisitDType(t.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -104,10 +104,9 @@ TEST(CastTest, CastLikeTakesTheTargetFromItsSecondInput) {
   Result<Tensor> like = Tensor::Allocate(DType::kF8E5M2, {1});
   ASSERT_TRUE(like.ok());
   const Tensor x = Tensor::FromVector<float>({2}, {1e6f, -2.0f});
-  Result<std::vector<Tensor>> y =
-      RunNode(AllCpuKernels(),
-              MakeNode("CastLike", {"x", "like"}, {"y"}, {{"saturate", AttrInt(0)}}, 19),
-              {x, *like});
+  Result<std::vector<Tensor>> y = RunNode(
+      AllCpuKernels(), MakeNode("CastLike", {"x", "like"}, {"y"}, {{"saturate", AttrInt(0)}}, 19),
+      {x, *like});
   ASSERT_TRUE(y.ok()) << y.status().message();
   EXPECT_EQ(Codes((*y)[0]), (std::vector<uint8_t>{0x7c, 0xc0}));  // inf, -2
 }
