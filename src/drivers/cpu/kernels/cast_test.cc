@@ -16,6 +16,7 @@ namespace {
 using ::unihal::testing::AllCpuKernels;
 using ::unihal::testing::AttrInt;
 using ::unihal::testing::AttrString;
+using ::unihal::testing::AttrTensor;
 using ::unihal::testing::MakeNode;
 using ::unihal::testing::RandomTensor;
 using ::unihal::testing::RunNode;
@@ -109,6 +110,26 @@ TEST(CastTest, CastLikeTakesTheTargetFromItsSecondInput) {
       {x, *like});
   ASSERT_TRUE(y.ok()) << y.status().message();
   EXPECT_EQ(Codes((*y)[0]), (std::vector<uint8_t>{0x7c, 0xc0}));  // inf, -2
+}
+
+TEST(CastTest, ViewOpsAndConstantMoveStorageOnlyTensors) {
+  Result<Tensor> x = CastTo(DType::kI4, Tensor::FromVector<int32_t>({2, 3}, {1, 2, 3, -1, -2, 7}));
+  ASSERT_TRUE(x.ok());
+  Result<std::vector<Tensor>> flat = RunNode(
+      AllCpuKernels(), MakeNode("Flatten", {"x"}, {"y"}, {{"axis", AttrInt(0)}}, 21), {*x});
+  ASSERT_TRUE(flat.ok()) << flat.status().message();
+  EXPECT_EQ((*flat)[0].shape(), (Shape{1, 6}));
+  EXPECT_EQ(Codes((*flat)[0]), Codes(*x));
+  Result<std::vector<Tensor>> constant = RunNode(
+      AllCpuKernels(), MakeNode("Constant", {}, {"y"}, {{"value", AttrTensor(*x)}}, 21), {});
+  ASSERT_TRUE(constant.ok()) << constant.status().message();
+  EXPECT_EQ((*constant)[0].dtype(), DType::kI4);
+  EXPECT_EQ(Codes((*constant)[0]), (std::vector<uint8_t>{1, 2, 3, 0xf, 0xe, 7}));
+  // Transpose reorders elements by byte size: refused for int4.
+  Result<std::vector<Tensor>> transposed =
+      RunNode(AllCpuKernels(), MakeNode("Transpose", {"x"}, {"y"}, {}, 21), {*x});
+  ASSERT_FALSE(transposed.ok());
+  EXPECT_EQ(transposed.status().code(), StatusCode::kUnimplemented);
 }
 
 TEST(CastTest, ArithmeticKernelsRefuseStorageOnlyInputs) {
