@@ -115,8 +115,8 @@ TEST(CastTest, CastLikeTakesTheTargetFromItsSecondInput) {
 TEST(CastTest, ViewOpsAndConstantMoveStorageOnlyTensors) {
   Result<Tensor> x = CastTo(DType::kI4, Tensor::FromVector<int32_t>({2, 3}, {1, 2, 3, -1, -2, 7}));
   ASSERT_TRUE(x.ok());
-  Result<std::vector<Tensor>> flat = RunNode(
-      AllCpuKernels(), MakeNode("Flatten", {"x"}, {"y"}, {{"axis", AttrInt(0)}}, 21), {*x});
+  Result<std::vector<Tensor>> flat =
+      RunNode(AllCpuKernels(), MakeNode("Flatten", {"x"}, {"y"}, {{"axis", AttrInt(0)}}, 21), {*x});
   ASSERT_TRUE(flat.ok()) << flat.status().message();
   EXPECT_EQ((*flat)[0].shape(), (Shape{1, 6}));
   EXPECT_EQ(Codes((*flat)[0]), Codes(*x));
