@@ -23,16 +23,40 @@ enum class DType : uint8_t {
   kI64,
   kU64,
   kBool,
+  // Storage-only types (IsStorageOnly): tensors can hold, load, move and Cast them, but no
+  // arithmetic kernel takes them and VisitDType never visits them. Conversions to and from
+  // them live in unihal/low_precision.h.
+  kF8E4M3FN,    // float8_e4m3fn: no inf, NaN = S.1111.111
+  kF8E4M3FNUZ,  // float8_e4m3fnuz: no inf, no -0, NaN = 0x80
+  kF8E5M2,      // float8_e5m2: IEEE-like, with inf and NaN
+  kF8E5M2FNUZ,  // float8_e5m2fnuz: no inf, no -0, NaN = 0x80
+  kF8E8M0,      // float8_e8m0fnu: 2^(code - 127), no sign, no zero, NaN = 0xff
+  kF4E2M1,      // float4_e2m1fn: 4 bits, no inf, no NaN
+  kI4,
+  kU4,
+  kI2,
+  kU2,
 };
 
-// Bytes per element; 0 for kUndefined.
+// Bits per element: 32 for float32, 4 for int4, 2 for int2; 0 for kUndefined.
+size_t DTypeBits(DType dtype);
+// Bytes per element for byte-sized types; 0 for kUndefined and for the sub-byte types (int4,
+// uint4, float4_e2m1fn, int2, uint2), which have no per-element byte size: code that moves
+// elements by size then refuses them instead of miscounting. Use DTypeBits / StorageBytes.
 size_t DTypeSize(DType dtype);
+// Bytes that `elements` values take in memory and in ONNX files. Sub-byte values are packed
+// low bits first (element 0 in bits 0..3 of byte 0 for 4-bit types): (elements * bits + 7) / 8.
+size_t StorageBytes(DType dtype, int64_t elements);
+// True for the types no arithmetic kernel takes: the float8, float4, int4 and int2 formats.
+bool IsStorageOnly(DType dtype);
 // NumPy-style name: "float32", "int64", "bool", ...
 std::string_view DTypeName(DType dtype);
 // Accepts NumPy names and short ones ("f32", "i64").
 std::optional<DType> ParseDType(std::string_view name);
+// The arithmetic floats f32, f64, f16, bf16 (not the storage-only float8/float4 formats).
 bool IsFloatingPoint(DType dtype);
-bool IsInteger(DType dtype);  // signed or unsigned, not bool
+// The arithmetic integers, signed or unsigned, not bool and not the storage-only int4/int2.
+bool IsInteger(DType dtype);
 bool IsSigned(DType dtype);
 
 // IEEE half precision, stored as bits.
@@ -68,7 +92,8 @@ template <> constexpr DType DTypeOf<int64_t>() { return DType::kI64; }
 template <> constexpr DType DTypeOf<uint64_t>() { return DType::kU64; }
 template <> constexpr DType DTypeOf<bool>() { return DType::kBool; }
 
-// Calls fn(T{}) with T the C++ type of `dtype`. Returns false for kUndefined.
+// Calls fn(T{}) with T the C++ type of `dtype`. Returns false for kUndefined and for the
+// storage-only types, so no arithmetic template is ever instantiated for them.
 template <typename Fn>
 bool VisitDType(DType dtype, Fn&& fn) {
   switch (dtype) {
@@ -85,6 +110,16 @@ bool VisitDType(DType dtype, Fn&& fn) {
     case DType::kI64: fn(int64_t{}); return true;
     case DType::kU64: fn(uint64_t{}); return true;
     case DType::kBool: fn(bool{}); return true;
+    case DType::kF8E4M3FN:
+    case DType::kF8E4M3FNUZ:
+    case DType::kF8E5M2:
+    case DType::kF8E5M2FNUZ:
+    case DType::kF8E8M0:
+    case DType::kF4E2M1:
+    case DType::kI4:
+    case DType::kU4:
+    case DType::kI2:
+    case DType::kU2:
     case DType::kUndefined: return false;
   }
   return false;

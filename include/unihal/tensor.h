@@ -43,7 +43,8 @@ class Tensor {
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
   int64_t dim(int64_t i) const { return shape_[static_cast<size_t>(i)]; }
   int64_t num_elements() const { return NumElements(shape_); }
-  size_t nbytes() const { return static_cast<size_t>(num_elements()) * DTypeSize(dtype_); }
+  // Storage size; sub-byte types are packed (see StorageBytes).
+  size_t nbytes() const { return StorageBytes(dtype_, num_elements()); }
   const std::shared_ptr<hal::Buffer>& buffer() const { return buffer_; }
   size_t offset() const { return offset_; }
   bool is_host() const;

@@ -11,23 +11,33 @@ struct DTypeNames {
   DType dtype;
   std::string_view name;
   std::string_view short_name;
-  size_t size;
+  size_t bits;
 };
 
-constexpr std::array<DTypeNames, 13> kDTypes = {{
-    {DType::kF32, "float32", "f32", 4},
-    {DType::kF64, "float64", "f64", 8},
-    {DType::kF16, "float16", "f16", 2},
-    {DType::kBF16, "bfloat16", "bf16", 2},
-    {DType::kI8, "int8", "i8", 1},
-    {DType::kU8, "uint8", "u8", 1},
-    {DType::kI16, "int16", "i16", 2},
-    {DType::kU16, "uint16", "u16", 2},
-    {DType::kI32, "int32", "i32", 4},
-    {DType::kU32, "uint32", "u32", 4},
-    {DType::kI64, "int64", "i64", 8},
-    {DType::kU64, "uint64", "u64", 8},
-    {DType::kBool, "bool", "bool", 1},
+constexpr std::array<DTypeNames, 23> kDTypes = {{
+    {DType::kF32, "float32", "f32", 32},
+    {DType::kF64, "float64", "f64", 64},
+    {DType::kF16, "float16", "f16", 16},
+    {DType::kBF16, "bfloat16", "bf16", 16},
+    {DType::kI8, "int8", "i8", 8},
+    {DType::kU8, "uint8", "u8", 8},
+    {DType::kI16, "int16", "i16", 16},
+    {DType::kU16, "uint16", "u16", 16},
+    {DType::kI32, "int32", "i32", 32},
+    {DType::kU32, "uint32", "u32", 32},
+    {DType::kI64, "int64", "i64", 64},
+    {DType::kU64, "uint64", "u64", 64},
+    {DType::kBool, "bool", "bool", 8},
+    {DType::kF8E4M3FN, "float8_e4m3fn", "f8e4m3fn", 8},
+    {DType::kF8E4M3FNUZ, "float8_e4m3fnuz", "f8e4m3fnuz", 8},
+    {DType::kF8E5M2, "float8_e5m2", "f8e5m2", 8},
+    {DType::kF8E5M2FNUZ, "float8_e5m2fnuz", "f8e5m2fnuz", 8},
+    {DType::kF8E8M0, "float8_e8m0fnu", "f8e8m0", 8},
+    {DType::kF4E2M1, "float4_e2m1fn", "f4e2m1", 4},
+    {DType::kI4, "int4", "i4", 4},
+    {DType::kU4, "uint4", "u4", 4},
+    {DType::kI2, "int2", "i2", 2},
+    {DType::kU2, "uint2", "u2", 2},
 }};
 
 const DTypeNames* Find(DType dtype) {
@@ -39,9 +49,30 @@ const DTypeNames* Find(DType dtype) {
 
 }  // namespace
 
-size_t DTypeSize(DType dtype) {
+size_t DTypeBits(DType dtype) {
   const DTypeNames* d = Find(dtype);
-  return d ? d->size : 0;
+  return d ? d->bits : 0;
+}
+
+size_t DTypeSize(DType dtype) {
+  const size_t bits = DTypeBits(dtype);
+  return bits % 8 == 0 ? bits / 8 : 0;
+}
+
+size_t StorageBytes(DType dtype, int64_t elements) {
+  if (elements <= 0) return 0;
+  return (static_cast<size_t>(elements) * DTypeBits(dtype) + 7) / 8;
+}
+
+bool IsStorageOnly(DType dtype) {
+  switch (dtype) {
+    case DType::kF8E4M3FN: case DType::kF8E4M3FNUZ: case DType::kF8E5M2:
+    case DType::kF8E5M2FNUZ: case DType::kF8E8M0: case DType::kF4E2M1:
+    case DType::kI4: case DType::kU4: case DType::kI2: case DType::kU2:
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string_view DTypeName(DType dtype) {
@@ -76,7 +107,9 @@ bool IsInteger(DType dtype) {
 
 bool IsSigned(DType dtype) {
   return IsFloatingPoint(dtype) || dtype == DType::kI8 || dtype == DType::kI16 ||
-         dtype == DType::kI32 || dtype == DType::kI64;
+         dtype == DType::kI32 || dtype == DType::kI64 || dtype == DType::kI4 ||
+         dtype == DType::kI2 || dtype == DType::kF8E4M3FN || dtype == DType::kF8E4M3FNUZ ||
+         dtype == DType::kF8E5M2 || dtype == DType::kF8E5M2FNUZ || dtype == DType::kF4E2M1;
 }
 
 // float <-> half conversion, round-to-nearest-even, with subnormals, inf and NaN.

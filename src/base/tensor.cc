@@ -32,7 +32,7 @@ Tensor::Tensor(DType dtype, Shape shape, std::shared_ptr<hal::Buffer> buffer, si
     : dtype_(dtype), shape_(std::move(shape)), buffer_(std::move(buffer)), offset_(offset) {}
 
 Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
-  if (DTypeSize(dtype) == 0) return InvalidArgumentError("cannot allocate a tensor of undefined dtype");
+  if (DTypeBits(dtype) == 0) return InvalidArgumentError("cannot allocate a tensor of undefined dtype");
   // Guard against overflow before multiplying: hostile models declare huge dims.
   constexpr int64_t kMaxBytes = int64_t{1} << 40;
   int64_t elements = 1;
@@ -46,7 +46,7 @@ Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
     }
     elements *= d;
   }
-  const int64_t bytes = elements * static_cast<int64_t>(DTypeSize(dtype));
+  const auto bytes = static_cast<int64_t>(StorageBytes(dtype, elements));
   if (bytes > kMaxBytes) {
     return ResourceExhaustedError("tensor of shape " + ShapeToString(shape) + " is too large");
   }

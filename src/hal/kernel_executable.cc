@@ -38,7 +38,7 @@ class NodeContext final : public KernelContext {
                                     " would have negative shape " + ShapeToString(shape));
       }
     }
-    const size_t bytes = static_cast<size_t>(NumElements(shape)) * DTypeSize(dtype);
+    const size_t bytes = StorageBytes(dtype, NumElements(shape));
     std::shared_ptr<Buffer> buffer = state_.pool.Take(bytes);
     if (!buffer) {
       return ResourceExhaustedError(node_.Describe() + ": out of host memory for output " +

@@ -59,24 +59,24 @@ std::optional<size_t> PredictedOutputBytes(const Graph& graph, const Node& node)
     if (!dims.ok()) return std::nullopt;
     double elements = 1;
     for (int64_t d : *dims) elements *= static_cast<double>(d < 0 ? 0 : d);
-    size_t element_size = 4;  // float32 unless `value` says otherwise
+    double element_bits = 32;  // float32 unless `value` says otherwise
     if (Result<Tensor> value = node.GetTensor("value"); value.ok()) {
-      element_size = DTypeSize(value->dtype());
+      element_bits = static_cast<double>(DTypeBits(value->dtype()));
     }
-    const double bytes = elements * static_cast<double>(element_size);
+    const double bytes = elements * element_bits / 8;
     return bytes > 1e18 ? SIZE_MAX : static_cast<size_t>(bytes);
   }
   size_t total = 0;
   for (const std::string& out : node.outputs) {
     if (out.empty()) continue;
     const ValueInfo* info = graph.FindValueInfo(out);
-    if (!info || DTypeSize(info->dtype) == 0) return std::nullopt;
+    if (!info || DTypeBits(info->dtype) == 0) return std::nullopt;
     std::optional<Shape> shape = info->StaticShape();
     if (!shape) return std::nullopt;
     double elements = 1;
     for (int64_t d : *shape) elements *= static_cast<double>(d);
-    total +=
-        static_cast<size_t>(std::min(elements * static_cast<double>(DTypeSize(info->dtype)), 1e18));
+    total += static_cast<size_t>(
+        std::min(elements * static_cast<double>(DTypeBits(info->dtype)) / 8, 1e18));
   }
   return total;
 }

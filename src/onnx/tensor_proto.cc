@@ -59,7 +59,20 @@ Status CopyTypedField(const TP& proto, const Field& field, std::string_view fiel
   return Status::Ok();
 }
 
+// The storage-only types keep one storage byte per int32_data value: one float8 code, two
+// packed 4-bit values or four packed 2-bit values (low bits first, as in raw_data).
+Status CopyPackedInt32Field(const TP& proto, Tensor& tensor) {
+  const auto count = static_cast<size_t>(proto.int32_data_size());
+  if (count != tensor.nbytes()) return CountMismatch(proto, tensor, count, "int32_data");
+  auto* out = static_cast<uint8_t*>(tensor.data());
+  for (size_t i = 0; i < count; ++i) {
+    out[i] = static_cast<uint8_t>(proto.int32_data(static_cast<int>(i)));
+  }
+  return Status::Ok();
+}
+
 Status CopyFromTypedFields(const TP& proto, Tensor& tensor) {
+  if (IsStorageOnly(tensor.dtype())) return CopyPackedInt32Field(proto, tensor);
   switch (tensor.dtype()) {
     case DType::kF32:
       return CopyTypedField<float>(proto, proto.float_data(), "float_data", tensor);
@@ -87,7 +100,7 @@ Status CopyFromTypedFields(const TP& proto, Tensor& tensor) {
       return CopyTypedField<int32_t>(proto, proto.int32_data(), "int32_data", tensor);
     case DType::kBool:
       return CopyTypedField<bool>(proto, proto.int32_data(), "int32_data", tensor);
-    case DType::kUndefined:
+    default:
       break;
   }
   return InternalError(Named(proto) + ": undefined dtype");
@@ -129,16 +142,21 @@ Status CheckStoredSize(const TP& proto, DType dtype, const Shape& shape, uint64_
   const std::string described = std::string(DTypeName(dtype)) + ShapeToString(shape);
   const std::string corrupt = "; the file is corrupt or was written incorrectly";
   if (proto.has_raw_data()) {
-    const uint64_t bytes = elements * DTypeSize(dtype);
+    const uint64_t bytes = StorageBytes(dtype, static_cast<int64_t>(elements));
     if (proto.raw_data().size() == bytes) return Status::Ok();
     return InvalidArgumentError(Named(proto) + " is " + described + " (" + std::to_string(bytes) +
                                 " bytes) but its raw_data holds " +
                                 std::to_string(proto.raw_data().size()) + " bytes" + corrupt);
   }
   auto [field, stored] = TypedField(proto, dtype);
-  if (stored == elements) return Status::Ok();
+  // Packed types hold one storage byte per value (see CopyPackedInt32Field).
+  const uint64_t expected =
+      IsStorageOnly(dtype) ? StorageBytes(dtype, static_cast<int64_t>(elements)) : elements;
+  if (stored == expected) return Status::Ok();
+  const std::string packed =
+      expected == elements ? "" : ", packed in " + std::to_string(expected) + " values";
   return InvalidArgumentError(Named(proto) + " is " + described + " (" + std::to_string(elements) +
-                              " elements) but its " + std::string(field) + " holds " +
+                              " elements" + packed + ") but its " + std::string(field) + " holds " +
                               std::to_string(stored) + corrupt);
 }
 
@@ -173,6 +191,31 @@ std::optional<DType> DTypeFromOnnx(int32_t onnx_type) {
     case TP::BOOL:
       return DType::kBool;
     default:
+      break;
+  }
+  // Types newer than the protobuf schema we compile against, by number.
+  switch (onnx_type) {
+    case kOnnxFloat8E4M3FN:
+      return DType::kF8E4M3FN;
+    case kOnnxFloat8E4M3FNUZ:
+      return DType::kF8E4M3FNUZ;
+    case kOnnxFloat8E5M2:
+      return DType::kF8E5M2;
+    case kOnnxFloat8E5M2FNUZ:
+      return DType::kF8E5M2FNUZ;
+    case kOnnxUInt4:
+      return DType::kU4;
+    case kOnnxInt4:
+      return DType::kI4;
+    case kOnnxFloat4E2M1:
+      return DType::kF4E2M1;
+    case kOnnxFloat8E8M0:
+      return DType::kF8E8M0;
+    case kOnnxUInt2:
+      return DType::kU2;
+    case kOnnxInt2:
+      return DType::kI2;
+    default:
       return std::nullopt;
   }
 }
@@ -205,6 +248,26 @@ int32_t OnnxTypeFromDType(DType dtype) {
       return TP::UINT64;
     case DType::kBool:
       return TP::BOOL;
+    case DType::kF8E4M3FN:
+      return kOnnxFloat8E4M3FN;
+    case DType::kF8E4M3FNUZ:
+      return kOnnxFloat8E4M3FNUZ;
+    case DType::kF8E5M2:
+      return kOnnxFloat8E5M2;
+    case DType::kF8E5M2FNUZ:
+      return kOnnxFloat8E5M2FNUZ;
+    case DType::kF8E8M0:
+      return kOnnxFloat8E8M0;
+    case DType::kF4E2M1:
+      return kOnnxFloat4E2M1;
+    case DType::kI4:
+      return kOnnxInt4;
+    case DType::kU4:
+      return kOnnxUInt4;
+    case DType::kI2:
+      return kOnnxInt2;
+    case DType::kU2:
+      return kOnnxUInt2;
     case DType::kUndefined:
       break;
   }
@@ -231,6 +294,12 @@ std::string OnnxTypeName(int32_t onnx_type) {
       return "INT4";
     case 23:
       return "FLOAT4E2M1";
+    case 24:
+      return "FLOAT8E8M0";
+    case 25:
+      return "UINT2";
+    case 26:
+      return "INT2";
   }
   return "type " + std::to_string(onnx_type);
 }
@@ -244,7 +313,8 @@ Result<Tensor> TensorFromProto(const TP& proto, const std::string& external_data
     return UnimplementedError(Named(proto) + " has element type " +
                               OnnxTypeName(proto.data_type()) +
                               ", which unihal does not support (supported: float, double, "
-                              "float16, bfloat16, int8-64, uint8-64, bool)");
+                              "float16, bfloat16, int8-64, uint8-64, bool, float8*, float4e2m1, "
+                              "int4, uint4, int2, uint2)");
   }
   UH_ASSIGN_OR_RETURN(Shape shape, ShapeOf(proto));
   // Check the stored size before allocating: a hostile file may declare terabytes in a few

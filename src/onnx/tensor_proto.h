@@ -15,8 +15,20 @@
 namespace unihal::onnx_import {
 
 // The unihal dtype of an ONNX TensorProto::DataType, or nullopt when unihal has none (STRING,
-// COMPLEX64, FLOAT8...).
+// COMPLEX64, COMPLEX128).
 std::optional<DType> DTypeFromOnnx(int32_t onnx_type);
+
+// TensorProto.DataType numbers newer than the protobuf schema unihal compiles against.
+inline constexpr int32_t kOnnxFloat8E4M3FN = 17;
+inline constexpr int32_t kOnnxFloat8E4M3FNUZ = 18;
+inline constexpr int32_t kOnnxFloat8E5M2 = 19;
+inline constexpr int32_t kOnnxFloat8E5M2FNUZ = 20;
+inline constexpr int32_t kOnnxUInt4 = 21;
+inline constexpr int32_t kOnnxInt4 = 22;
+inline constexpr int32_t kOnnxFloat4E2M1 = 23;
+inline constexpr int32_t kOnnxFloat8E8M0 = 24;
+inline constexpr int32_t kOnnxUInt2 = 25;
+inline constexpr int32_t kOnnxInt2 = 26;
 // The ONNX TensorProto::DataType of a unihal dtype (UNDEFINED for kUndefined).
 int32_t OnnxTypeFromDType(DType dtype);
 // "FLOAT", "STRING", ... for messages; "type 42" when unknown.

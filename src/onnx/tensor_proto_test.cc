@@ -155,6 +155,38 @@ TEST(TensorProtoTest, TypedFieldWithTheWrongCountNamesTheTensor) {
             "corrupt or was written incorrectly");
 }
 
+TEST(TensorProtoTest, PackedSubByteAndFloat8Tensors) {
+  // Five int4 values in three int32_data entries (one storage byte each, low nibble first).
+  TensorProto p;
+  p.set_name("q");
+  p.set_data_type(kOnnxInt4);
+  p.add_dims(5);
+  for (int byte : {0x87, 0x21, 0x0f}) p.add_int32_data(byte);
+  Result<Tensor> t = TensorFromProto(p, ".");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->dtype(), DType::kI4);
+  EXPECT_EQ(t->nbytes(), 3u);
+  EXPECT_EQ(static_cast<const uint8_t*>(t->data())[1], 0x21);
+  p.add_int32_data(0);
+  Result<Tensor> bad = TensorFromProto(p, ".");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("5 elements, packed in 3 values"), std::string::npos)
+      << bad.status().message();
+  // float8 in raw_data: one byte per value; the round trip keeps the type.
+  TensorProto f;
+  f.set_name("f");
+  f.set_data_type(kOnnxFloat8E5M2);
+  f.add_dims(2);
+  f.set_raw_data(std::string("\x3c\xc0", 2));
+  Result<Tensor> f8 = TensorFromProto(f, ".");
+  ASSERT_TRUE(f8.ok()) << f8.status().message();
+  EXPECT_EQ(f8->dtype(), DType::kF8E5M2);
+  Result<TensorProto> back = TensorToProto(*f8, "f");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->data_type(), kOnnxFloat8E5M2);
+  EXPECT_EQ(back->raw_data(), f.raw_data());
+}
+
 TEST(TensorProtoTest, NegativeDimsAndHugeDimsAreRefused) {
   TensorProto negative;
   negative.set_name("n");
@@ -205,7 +237,8 @@ TEST(TensorProtoTest, StringAndComplexTensorsAreUnimplemented) {
   EXPECT_EQ(t.status().code(), StatusCode::kUnimplemented);
   EXPECT_EQ(t.status().message(),
             "tensor 'labels' has element type STRING, which unihal does not support (supported: "
-            "float, double, float16, bfloat16, int8-64, uint8-64, bool)");
+            "float, double, float16, bfloat16, int8-64, uint8-64, bool, float8*, float4e2m1, int4, "
+            "uint4, int2, uint2)");
   s.set_data_type(TensorProto::COMPLEX64);
   EXPECT_EQ(TensorFromProto(s, ".").status().code(), StatusCode::kUnimplemented);
 }

@@ -5,6 +5,7 @@
 
 #include "drivers/cpu/cpu_kernels.h"
 #include "unihal/hal/kernel_executable.h"
+#include "unihal/low_precision.h"
 
 namespace unihal::testing {
 
@@ -89,6 +90,9 @@ Tensor RandomTensor(DType dtype, Shape shape, uint64_t seed, double lo, double h
 }
 
 double ElementAsDouble(const Tensor& t, int64_t i) {
+  if (IsStorageOnly(t.dtype())) {
+    return DecodeLowPrecision(t.dtype(), LoadCode(t.data(), t.dtype(), i));
+  }
   double out = 0;
   VisitDType(t.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "onnx/onnx_loader.h"
+#include "unihal/low_precision.h"
 #include "unihal/session.h"
 
 namespace fs = std::filesystem;
@@ -54,6 +55,9 @@ std::vector<fs::path> FilesWithPrefix(const fs::path& dir, const std::string& pr
 }
 
 double ElementAsDouble(const Tensor& tensor, int64_t i) {
+  if (IsStorageOnly(tensor.dtype())) {
+    return DecodeLowPrecision(tensor.dtype(), LoadCode(tensor.data(), tensor.dtype(), i));
+  }
   double value = 0;
   VisitDType(tensor.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -76,7 +80,9 @@ std::string Compare(const Tensor& actual, const Tensor& expected) {
     return "shape " + ShapeToString(actual.shape()) + ", expected " +
            ShapeToString(expected.shape());
   }
-  const bool exact = !IsFloatingPoint(expected.dtype());
+  // The storage-only floats (float8, float4) compare as floats: NaN equals NaN, -0 equals 0.
+  const bool exact = !IsFloatingPoint(expected.dtype()) &&
+                     !(IsStorageOnly(expected.dtype()) && !LowPrecisionIntRange(expected.dtype()));
   int64_t mismatches = 0;
   int64_t first = -1;
   double worst = 0;

@@ -8,6 +8,7 @@
 
 #include "io/npy.h"
 #include "onnx/onnx_loader.h"
+#include "unihal/low_precision.h"
 
 namespace unihal::cli {
 namespace {
@@ -28,6 +29,16 @@ uint64_t HashName(std::string_view name) {
 
 void FillRandom(Tensor& tensor, uint64_t state) {
   const int64_t count = tensor.num_elements();
+  if (IsStorageOnly(tensor.dtype())) {  // float8/int4/...: the same values, rounded to the type
+    for (int64_t i = 0; i < count; ++i) {
+      const uint64_t bits = NextRandom(state);
+      const double value = LowPrecisionIntRange(tensor.dtype())
+                               ? static_cast<double>(bits % 2)
+                               : 2.0 * static_cast<double>(bits >> 11) * 0x1.0p-53 - 1.0;
+      StoreCode(tensor.data(), tensor.dtype(), i, CastToCode(tensor.dtype(), value));
+    }
+    return;
+  }
   VisitDType(tensor.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T* out = tensor.data_as<T>();

@@ -29,6 +29,12 @@ struct KernelDef {
   // Optional: whether this implementation takes the node (dtypes, attributes). Absent = yes.
   std::function<SupportResult(const KernelCreateInfo&)> supports;
   KernelFactory create;
+  // Whether the kernel handles the storage-only dtypes (float8, float4, int4, int2; see
+  // IsStorageOnly). Without it the registry refuses nodes whose known input or output dtypes
+  // are storage-only, and guards the kernel at compute time, so no arithmetic kernel ever
+  // reads those bits as another type. Only Cast, CastLike, QuantizeLinear, DequantizeLinear and
+  // data-movement kernels that move whole storage bytes set it.
+  bool accepts_storage_only_dtypes = false;
 };
 
 class KernelRegistry {

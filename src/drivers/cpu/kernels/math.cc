@@ -1,10 +1,11 @@
 // Reference math kernels: Softmax / LogSoftmax, the Reduce* family (ReduceMean ReduceSum
-// ReduceMax ReduceMin ReduceProd), LayerNormalization, Cast and CastLike.
+// ReduceMax ReduceMin ReduceProd), LayerNormalization; Cast and CastLike are in cast.cc.
 #include <cmath>
 #include <limits>
 
 #include "drivers/cpu/cpu_kernels.h"
 #include "drivers/cpu/kernels/broadcast.h"
+#include "drivers/cpu/kernels/cast.h"
 #include "drivers/cpu/kernels/kernel_util.h"
 #include "drivers/cpu/kernels/reduce_util.h"
 #include "onnx/tensor_proto.h"
@@ -267,82 +268,6 @@ Status ComputeLayerNormalization(KernelContext& context) {
   return Status::Ok();
 }
 
-// ---- Cast ----
-
-template <typename D, typename S>
-D ConvertElement(S value) {
-  if constexpr (std::is_same_v<D, S>) {
-    return value;
-  } else if constexpr (std::is_same_v<D, bool>) {
-    return AsDouble(value) != 0.0;
-  } else if constexpr (std::is_arithmetic_v<S> && std::is_floating_point_v<D>) {
-    return static_cast<D>(value);  // one rounding, also for int64 -> float
-  } else if constexpr (std::is_integral_v<S> && std::is_integral_v<D>) {
-    return static_cast<D>(value);  // modular, as C and NumPy
-  } else if constexpr (std::is_same_v<S, float> &&
-                       (std::is_same_v<D, Float16> || std::is_same_v<D, BFloat16>)) {
-    return D(value);
-  } else {
-    return FromDouble<D>(AsDouble(value));
-  }
-}
-
-Status CastTensor(KernelContext& context, const Tensor& x, DType to) {
-  UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, to, x.shape()));
-  if (to == x.dtype()) {
-    if (x.nbytes()) std::memcpy(y->data(), x.data(), x.nbytes());
-    return Status::Ok();
-  }
-  VisitDType(x.dtype(), [&](auto src_tag) {
-    using S = decltype(src_tag);
-    VisitDType(to, [&](auto dst_tag) {
-      using D = decltype(dst_tag);
-      const S* src = x.data_as<S>();
-      D* dst = y->data_as<D>();
-      context.thread_pool().ParallelFor(x.num_elements(), 1 << 15, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) dst[i] = ConvertElement<D>(src[i]);
-      });
-    });
-  });
-  return Status::Ok();
-}
-
-Status ComputeCast(KernelContext& context) {
-  const ir::Node& node = context.node();
-  UH_ASSIGN_OR_RETURN(const Tensor* x, NeedInput(context, 0));
-  UH_ASSIGN_OR_RETURN(const int64_t to, node.GetInt("to"));
-  const std::optional<DType> dtype = onnx_import::DTypeFromOnnx(static_cast<int32_t>(to));
-  if (!dtype) {
-    return UnimplementedError(node.Describe() + ": cannot cast to " +
-                              onnx_import::OnnxTypeName(static_cast<int32_t>(to)) +
-                              "; unihal tensors have no such dtype");
-  }
-  return CastTensor(context, *x, *dtype);
-}
-
-Status ComputeCastLike(KernelContext& context) {
-  UH_ASSIGN_OR_RETURN(const Tensor* x, NeedInput(context, 0));
-  UH_ASSIGN_OR_RETURN(const Tensor* like, NeedInput(context, 1));
-  return CastTensor(context, *x, like->dtype());
-}
-
-hal::SupportResult SupportsCast(const hal::KernelCreateInfo& info) {
-  Result<int64_t> to = info.node.GetInt("to");
-  if (!to.ok()) return hal::SupportResult::No("attribute 'to' is missing or not an int");
-  if (!onnx_import::DTypeFromOnnx(static_cast<int32_t>(*to))) {
-    return hal::SupportResult::No("no unihal dtype for " +
-                                  onnx_import::OnnxTypeName(static_cast<int32_t>(*to)));
-  }
-  return hal::SupportResult::Yes("reference");
-}
-
-// ReduceMax and ReduceMin: numeric dtypes, and bool from opset 20.
-hal::SupportResult SupportsMaxMinReduce(const hal::KernelCreateInfo& info) {
-  static const SupportsFn numeric = AcceptInputDTypes({0}, NumericDTypes());
-  static const SupportsFn all = AcceptInputDTypes({0}, AllDTypes());
-  return info.node.opset >= 20 ? all(info) : numeric(info);
-}
-
 }  // namespace
 
 void RegisterMathKernels(hal::KernelRegistry& registry) {
@@ -375,9 +300,7 @@ void RegisterMathKernels(hal::KernelRegistry& registry) {
 
   registry.Register(ReferenceKernelDef("LayerNormalization", 17, INT_MAX,
                                        StatelessKernel(ComputeLayerNormalization), floats));
-  registry.Register(
-      ReferenceKernelDef("Cast", 6, INT_MAX, StatelessKernel(ComputeCast), SupportsCast));
-  registry.Register(ReferenceKernelDef("CastLike", 15, INT_MAX, StatelessKernel(ComputeCastLike)));
+  RegisterCastKernels(registry);  // kernels/cast.cc
 }
 
 }  // namespace unihal::cpu

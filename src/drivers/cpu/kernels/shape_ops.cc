@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <set>
+#include <string>
 
 #include "drivers/cpu/cpu_kernels.h"
 #include "drivers/cpu/kernels/broadcast.h"
@@ -525,7 +527,13 @@ Status ComputeSize(KernelContext& context) {
 
 void Register(hal::KernelRegistry& registry, const char* op, int min_opset,
               hal::KernelFactory create) {
-  registry.Register(ReferenceKernelDef(op, min_opset, INT_MAX, std::move(create)));
+  hal::KernelDef def = ReferenceKernelDef(op, min_opset, INT_MAX, std::move(create));
+  // Ops that only view their input under a new shape (same bytes, same element order), read its
+  // shape, or copy a whole constant are correct for every dtype, the packed sub-byte ones too.
+  static const std::set<std::string> kDTypeAgnostic = {
+      "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze", "Shape", "Size", "Constant"};
+  def.accepts_storage_only_dtypes = kDTypeAgnostic.count(op) > 0;
+  registry.Register(std::move(def));
 }
 
 }  // namespace
