@@ -49,10 +49,11 @@ std::shared_ptr<MatMulPrimitive> BuildMatMul(const dnnl::engine& engine,
 
 void RunMatMul(const dnnl::engine& engine, const MatMulPrimitive& entry, const void* a,
                const void* b, void* y) {
-  dnnl::memory weights = entry.packed_weights
-                             ? *entry.packed_weights
-                             : ReorderTo(engine, WrapMemory(entry.user_weights_desc, engine, b),
-                                         entry.pd.weights_desc());
+  dnnl::memory weights =
+      entry.packed_weights
+          ? *entry.packed_weights
+          : ReorderToScratch(engine, WrapMemory(entry.user_weights_desc, engine, b),
+                             entry.pd.weights_desc(), ScratchSlot::kWeights);
   ExecuteAndWait(engine, entry.primitive, entry.pd,
                  {{DNNL_ARG_SRC, WrapMemory(entry.pd.src_desc(), engine, a)},
                   {DNNL_ARG_WEIGHTS, weights},
