@@ -57,6 +57,7 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
   if (options.optimize) {
     UH_RETURN_IF_ERROR(ir::FoldConstants(model->graph, CpuEvaluator(runtime->cpu()))
                            .WithContext("optimizing " + where));
+    UH_RETURN_IF_ERROR(ir::FoldBatchNormIntoConv(model->graph).WithContext("optimizing " + where));
     UH_RETURN_IF_ERROR(ir::RemoveDeadNodes(model->graph).WithContext("optimizing " + where));
   }
   UH_ASSIGN_OR_RETURN(std::unique_ptr<exec::GraphExecutor> executor,

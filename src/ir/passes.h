@@ -32,6 +32,11 @@ Status FoldConstants(Graph& graph, const NodeEvaluator& evaluate,
 // Removes nodes none of whose outputs reach a graph output, and unused initializers.
 Status RemoveDeadNodes(Graph& graph);
 
+// Folds an inference BatchNormalization that is the only reader of a Conv's output into that
+// Conv (new weights W * s and bias (B - mean) * s + beta, s = scale / sqrt(var + epsilon)) when
+// every parameter is a float32 constant. Left unused weights are for RemoveDeadNodes.
+Status FoldBatchNormIntoConv(Graph& graph);
+
 // The values a node's subgraph attributes (If branches, Loop bodies) read from enclosing
 // graphs: its implicit inputs.
 std::set<std::string> OuterScopeValues(const Node& node);

@@ -12,6 +12,7 @@ namespace {
 
 using unihal::testing::AllClose;
 using unihal::testing::AttrFloat;
+using unihal::testing::AttrInt;
 using unihal::testing::AttrInts;
 using unihal::testing::AttrTensor;
 using unihal::testing::MakeNode;
@@ -329,6 +330,68 @@ TEST(RemoveDeadNodesTest, KeepsWhatSubgraphsReadFromOuterScope) {
   ASSERT_TRUE(RemoveDeadNodes(g).ok());
   EXPECT_EQ(NodeNames(g), (std::vector<std::string>{"producer", "if"}));
   EXPECT_TRUE(g.initializers.count("W"));
+}
+
+// X -> Conv(W, B) -> BatchNormalization -> Relu, plus a second Conv whose output has two
+// readers (so its BatchNormalization must stay).
+Graph ConvBatchNormGraph() {
+  Graph g;
+  g.inputs.push_back(F32("X", {1, 3, 6, 6}));
+  g.initializers["W"] = RandomTensor(DType::kF32, {4, 3, 3, 3}, 1);
+  g.initializers["B"] = RandomTensor(DType::kF32, {4}, 2);
+  g.initializers["scale"] = RandomTensor(DType::kF32, {4}, 3, 0.5, 2.0);
+  g.initializers["beta"] = RandomTensor(DType::kF32, {4}, 4);
+  g.initializers["mean"] = RandomTensor(DType::kF32, {4}, 5);
+  g.initializers["var"] = RandomTensor(DType::kF32, {4}, 6, 0.1, 3.0);
+  g.initializers["W2"] = RandomTensor(DType::kF32, {4, 4, 1, 1}, 7);
+  g.nodes.push_back(
+      Named(MakeNode("Conv", {"X", "W", "B"}, {"C"}, {{"pads", AttrInts({1, 1, 1, 1})}}), "conv"));
+  g.nodes.push_back(Named(MakeNode("BatchNormalization", {"C", "scale", "beta", "mean", "var"},
+                                   {"N"}, {{"epsilon", AttrFloat(1e-3f)}}),
+                          "bn"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"N"}, {"R"}), "relu"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"R", "W2"}, {"C2"}), "conv2"));
+  g.nodes.push_back(
+      Named(MakeNode("BatchNormalization", {"C2", "scale", "beta", "mean", "var"}, {"N2"}), "bn2"));
+  g.nodes.push_back(Named(MakeNode("Add", {"N2", "C2"}, {"Y"}), "add"));
+  g.outputs.push_back(F32("Y", {1, 4, 6, 6}));
+  return g;
+}
+
+Result<std::vector<Tensor>> RunOnCpu(const Graph& graph, const std::vector<Tensor>& inputs) {
+  UH_ASSIGN_OR_RETURN(
+      std::shared_ptr<hal::Executable> exe,
+      hal::CompileWithKernels(graph, unihal::testing::AllCpuKernels(), hal::ThreadPool::Process()));
+  std::vector<Tensor> outputs;
+  UH_RETURN_IF_ERROR(exe->Run(inputs, outputs));
+  return outputs;
+}
+
+TEST(FoldBatchNormIntoConvTest, FoldsTheSoleReaderAndStaysEquivalent) {
+  const Graph original = ConvBatchNormGraph();
+  Graph folded = original;
+  ASSERT_TRUE(FoldBatchNormIntoConv(folded).ok());
+  ASSERT_TRUE(RemoveDeadNodes(folded).ok());
+  EXPECT_EQ(NodeNames(folded), (std::vector<std::string>{"conv", "relu", "conv2", "bn2", "add"}));
+  EXPECT_EQ(folded.nodes[0].outputs[0], "N");
+  EXPECT_FALSE(folded.initializers.count("W"));  // replaced by the folded weights
+  const Tensor x = RandomTensor(DType::kF32, {1, 3, 6, 6}, 8);
+  Result<std::vector<Tensor>> before = RunOnCpu(original, {x});
+  Result<std::vector<Tensor>> after = RunOnCpu(folded, {x});
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
+}
+
+TEST(FoldBatchNormIntoConvTest, LeavesNonConstantOrTrainingBatchNormAlone) {
+  Graph g = ConvBatchNormGraph();
+  g.inputs.push_back(F32("runtime_scale", {4}));
+  g.nodes[1].inputs[1] = "runtime_scale";
+  Graph training = ConvBatchNormGraph();
+  training.nodes[1].attributes["training_mode"] = AttrInt(1);
+  ASSERT_TRUE(FoldBatchNormIntoConv(g).ok());
+  ASSERT_TRUE(FoldBatchNormIntoConv(training).ok());
+  EXPECT_EQ(g.nodes.size(), 6u);
+  EXPECT_EQ(training.nodes.size(), 6u);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "drivers/cpu/cpu_driver.h"
 
 #include "drivers/cpu/cpu_device_info.h"
+#include "drivers/cpu/cpu_fusion.h"
 #include "drivers/cpu/cpu_health.h"
 #include "drivers/cpu/cpu_kernels.h"
+#include "drivers/cpu/cpu_layout.h"
 #include "drivers/cpu/cpu_stream.h"
 #include "unihal/hal/kernel_executable.h"
 #include "unihal/hal/thread_pool.h"
@@ -34,7 +36,14 @@ class CpuDevice final : public hal::Device {
 
   Result<std::shared_ptr<hal::Executable>> Compile(const ir::Graph& subgraph,
                                                    const hal::CompileOptions&) override {
-    return hal::CompileWithKernels(subgraph, kernels_, hal::ThreadPool::Process());
+    // Fusion happens here, after placement, so only this device sees its fused nodes.
+    ir::Graph graph = subgraph;
+    const FusionCheck can_run = [this](const ir::Node& fused, const ir::Graph& g) {
+      return kernels_.Supports(hal::KernelCreateInfo{fused, g}).supported;
+    };
+    UH_RETURN_IF_ERROR(FuseConvPostOps(graph, can_run));
+    UH_RETURN_IF_ERROR(KeepConvActivationsBlocked(graph, can_run));
+    return hal::CompileWithKernels(graph, kernels_, hal::ThreadPool::Process());
   }
 
  private:

@@ -1,6 +1,47 @@
 #include "drivers/cpu/dnnl/dnnl_common.h"
 
+#include <array>
+#include <cstdlib>
+
 namespace unihal::cpu {
+namespace {
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+struct ScratchBlock {
+  std::unique_ptr<std::byte, FreeDeleter> data;
+  size_t bytes = 0;
+};
+
+struct ThreadStreamEntry {
+  dnnl::engine engine;  // keeps the engine alive as long as its stream
+  dnnl::stream stream;
+};
+
+}  // namespace
+
+void* ThreadScratch(ScratchSlot slot, size_t bytes) {
+  thread_local std::array<ScratchBlock, static_cast<size_t>(ScratchSlot::kCount)> blocks;
+  ScratchBlock& block = blocks[static_cast<size_t>(slot)];
+  if (block.bytes < bytes) {
+    constexpr size_t kAlignment = 64;
+    const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    block.data.reset(static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded)));
+    block.bytes = block.data ? rounded : 0;
+  }
+  return block.data.get();
+}
+
+dnnl::stream& ThreadStream(const dnnl::engine& engine) {
+  thread_local std::vector<ThreadStreamEntry> streams;
+  for (ThreadStreamEntry& entry : streams) {
+    if (entry.engine.get() == engine.get()) return entry.stream;
+  }
+  streams.push_back(ThreadStreamEntry{engine, dnnl::stream(engine)});
+  return streams.back().stream;
+}
 
 dnnl::memory::dims ToDnnlDims(const Shape& shape) {
   return dnnl::memory::dims(shape.begin(), shape.end());
@@ -37,9 +78,10 @@ void ExecuteAndWait(const dnnl::engine& engine, const dnnl::primitive& primitive
                     std::unordered_map<int, dnnl::memory> args) {
   const dnnl::memory::desc scratchpad_desc = pd.scratchpad_desc();
   if (scratchpad_desc.get_size() > 0) {
-    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratchpad_desc, engine));
+    args.emplace(DNNL_ARG_SCRATCHPAD,
+                 ScratchMemory(engine, scratchpad_desc, ScratchSlot::kScratchpad));
   }
-  dnnl::stream stream(engine);
+  dnnl::stream& stream = ThreadStream(engine);
   primitive.execute(stream, args);
   stream.wait();
 }
@@ -52,9 +94,24 @@ dnnl::memory ReorderTo(const dnnl::engine& engine, const dnnl::memory& source,
   return converted;
 }
 
+dnnl::memory ReorderToScratch(const dnnl::engine& engine, const dnnl::memory& source,
+                              const dnnl::memory::desc& layout, ScratchSlot slot) {
+  if (source.get_desc() == layout) return source;
+  dnnl::memory converted = ScratchMemory(engine, layout, slot);
+  ReorderInto(engine, source, converted);
+  return converted;
+}
+
+dnnl::memory ScratchMemory(const dnnl::engine& engine, const dnnl::memory::desc& desc,
+                           ScratchSlot slot) {
+  void* data = ThreadScratch(slot, desc.get_size());
+  if (!data) throw dnnl::error(dnnl_out_of_memory, "no memory for a scratch buffer");
+  return dnnl::memory(desc, engine, data);
+}
+
 void ReorderInto(const dnnl::engine& engine, const dnnl::memory& source,
                  const dnnl::memory& destination) {
-  dnnl::stream stream(engine);
+  dnnl::stream& stream = ThreadStream(engine);
   dnnl::memory& from = const_cast<dnnl::memory&>(source);
   dnnl::memory& to = const_cast<dnnl::memory&>(destination);
   dnnl::reorder(from, to).execute(stream, from, to);

@@ -37,7 +37,16 @@ Status DnnlErrorStatus(const ir::Node& node, const dnnl::error& error, const std
 // primitive can run from several threads at once.
 dnnl::primitive_attr ConcurrentAttr();
 
-// Runs `primitive` once on a new stream (with a fresh scratchpad) and waits for it.
+// Per-thread reusable buffers, so a run allocates nothing: the scratchpad, converted inputs
+// and outputs live in grow-only blocks owned by the calling thread. A slot's block stays valid
+// until the same thread asks for that slot again.
+enum class ScratchSlot { kScratchpad, kSource, kSource2, kWeights, kDestination, kCount };
+void* ThreadScratch(ScratchSlot slot, size_t bytes);
+
+// The calling thread's stream on `engine` (made once per thread and engine).
+dnnl::stream& ThreadStream(const dnnl::engine& engine);
+
+// Runs `primitive` on the thread's stream (with the thread's scratchpad) and waits for it.
 void ExecuteAndWait(const dnnl::engine& engine, const dnnl::primitive& primitive,
                     const dnnl::primitive_desc_base& pd,
                     std::unordered_map<int, dnnl::memory> args);
@@ -45,6 +54,15 @@ void ExecuteAndWait(const dnnl::engine& engine, const dnnl::primitive& primitive
 // `source` converted to `layout` (a new memory), or `source` itself when already in it.
 dnnl::memory ReorderTo(const dnnl::engine& engine, const dnnl::memory& source,
                        const dnnl::memory::desc& layout);
+
+// As ReorderTo, but a converted copy lives in the thread's `slot` (see ThreadScratch): valid
+// until that slot is reused, so only for memory used within one Compute call.
+dnnl::memory ReorderToScratch(const dnnl::engine& engine, const dnnl::memory& source,
+                              const dnnl::memory::desc& layout, ScratchSlot slot);
+
+// A memory of `desc` over the thread's `slot` (contents undefined).
+dnnl::memory ScratchMemory(const dnnl::engine& engine, const dnnl::memory::desc& desc,
+                           ScratchSlot slot);
 
 // Converts `source` into the existing memory `destination` (its own layout).
 void ReorderInto(const dnnl::engine& engine, const dnnl::memory& source,

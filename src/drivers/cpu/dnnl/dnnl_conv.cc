@@ -1,9 +1,13 @@
 // oneDNN Conv (1-D/2-D/3-D, groups incl. depthwise, dilation, pads, bias) on plain NCHW
-// activations. Weights go into the layout the primitive prefers; constant weights are
-// reordered once per input shape (at kernel creation when the input shape is static).
+// activations, and the cpu device's FusedConv (Conv + residual sum + activation as oneDNN
+// post-ops, see cpu_fusion.h). Weights go into the layout the primitive prefers; constant weights
+// are reordered once per input shape (at kernel creation when the input shape is static).
+#include <cstring>
 #include <optional>
 
+#include "drivers/cpu/cpu_fusion.h"
 #include "drivers/cpu/dnnl/dnnl_common.h"
+#include "drivers/cpu/dnnl/dnnl_post_ops.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/nn_shapes.h"
 #include "drivers/cpu/kernels/window_geometry.h"
@@ -20,11 +24,12 @@ struct ConvPrimitive {
 
 class DnnlConv final : public hal::Kernel {
  public:
-  DnnlConv(DnnlEnginePtr engine, WindowAttributes window, int64_t group,
+  DnnlConv(DnnlEnginePtr engine, WindowAttributes window, int64_t group, ConvPostOps post_ops,
            std::optional<Tensor> constant_weights, std::unique_ptr<hal::Kernel> fallback)
       : engine_(std::move(engine)),
         window_(std::move(window)),
         group_(group),
+        post_ops_(std::move(post_ops)),
         constant_weights_(std::move(constant_weights)),
         fallback_(std::move(fallback)) {}
 
@@ -56,11 +61,11 @@ class DnnlConv final : public hal::Kernel {
     const Tensor* bias = context.input(2);
     if (x->dtype() != DType::kF32 || w->dtype() != DType::kF32 ||
         (bias && bias->dtype() != DType::kF32)) {
-      return fallback_->Compute(context);
+      return ComputeWithReferencePostOps(*fallback_, post_ops_, context);
     }
     UH_ASSIGN_OR_RETURN(std::shared_ptr<const ConvPrimitive> entry,
                         Lookup(node, x->shape(), w->shape(), bias ? &bias->shape() : nullptr));
-    if (!entry) return fallback_->Compute(context);
+    if (!entry) return ComputeWithReferencePostOps(*fallback_, post_ops_, context);
     const dnnl::engine& engine = *engine_;
     const dnnl::memory::dims dst_dims = entry->pd.dst_desc().dims();
     const Shape y_shape(dst_dims.begin(), dst_dims.end());
@@ -68,21 +73,47 @@ class DnnlConv final : public hal::Kernel {
     dnnl::memory weights =
         entry->packed_weights
             ? *entry->packed_weights
-            : ReorderTo(engine, WrapMemory(entry->user_weights_desc, engine, w->data()),
-                        entry->pd.weights_desc());
+            : ReorderToScratch(engine, WrapMemory(entry->user_weights_desc, engine, w->data()),
+                               entry->pd.weights_desc(), ScratchSlot::kWeights);
     // Activations stay plain between ops; the primitive's own (blocked) layout is used inside.
-    const dnnl::memory user_dst = WrapMemory(PlainDesc(y_shape), engine, y->data());
+    const dnnl::memory user_dst =
+        WrapMemory(ActivationDesc(y_shape, post_ops_.y_blocked), engine, y->data());
     const bool dst_is_plain = entry->pd.dst_desc() == user_dst.get_desc();
     const dnnl::memory dst =
-        dst_is_plain ? user_dst : dnnl::memory(entry->pd.dst_desc(), engine);
+        dst_is_plain ? user_dst
+                     : ScratchMemory(engine, entry->pd.dst_desc(), ScratchSlot::kDestination);
+    if (post_ops_.sum) UH_RETURN_IF_ERROR(LoadSum(context, *y, dst));
     std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, ReorderTo(engine, WrapMemory(PlainDesc(x->shape()), engine, x->data()),
-                                 entry->pd.src_desc())},
+        {DNNL_ARG_SRC,
+         ReorderToScratch(
+             engine, WrapMemory(ActivationDesc(x->shape(), post_ops_.x_blocked), engine, x->data()),
+             entry->pd.src_desc(), ScratchSlot::kSource)},
         {DNNL_ARG_WEIGHTS, weights},
         {DNNL_ARG_DST, dst}};
     if (bias) args.emplace(DNNL_ARG_BIAS, WrapMemory(entry->pd.bias_desc(), engine, bias->data()));
     ExecuteAndWait(engine, entry->primitive, entry->pd, std::move(args));
     if (!dst_is_plain) ReorderInto(engine, dst, user_dst);
+    return Status::Ok();
+  }
+
+  static dnnl::memory::desc ActivationDesc(const Shape& shape, bool blocked) {
+    return blocked ? BlockedDesc(shape) : PlainDesc(shape);
+  }
+
+  // Puts the residual (input 3) into `dst`, where the sum post-op adds the convolution to it.
+  Status LoadSum(hal::KernelContext& context, const Tensor& y, const dnnl::memory& dst) const {
+    const Tensor* sum = context.input(3);
+    if (!sum || sum->dtype() != DType::kF32 || sum->shape() != y.shape()) {
+      return InvalidArgumentError(context.node().Describe() + ": the fused sum input must be " +
+                                  "float32" + ShapeToString(y.shape()));
+    }
+    const dnnl::memory source =
+        WrapMemory(ActivationDesc(sum->shape(), post_ops_.sum_blocked), *engine_, sum->data());
+    if (dst.get_desc() == source.get_desc()) {
+      std::memcpy(dst.get_data_handle(), sum->data(), sum->nbytes());
+    } else {
+      ReorderInto(*engine_, source, dst);
+    }
     return Status::Ok();
   }
 
@@ -118,12 +149,21 @@ class DnnlConv final : public hal::Kernel {
                                    memory::format_tag::any);
     // Blocked activation layouts give direct (not im2col+GEMM) convolutions, which are faster
     // and compute every output channel with the same summation order.
-    const memory::desc src(ToDnnlDims(x_dims), memory::data_type::f32, memory::format_tag::any);
-    const memory::desc dst(ToDnnlDims(y_dims), memory::data_type::f32, memory::format_tag::any);
+    // Activations kept blocked between convolutions (cpu_layout.h) fix the layout instead.
+    const memory::desc src =
+        post_ops_.x_blocked
+            ? BlockedDesc(x_dims)
+            : memory::desc(ToDnnlDims(x_dims), memory::data_type::f32, memory::format_tag::any);
+    const memory::desc dst =
+        post_ops_.y_blocked
+            ? BlockedDesc(y_dims)
+            : memory::desc(ToDnnlDims(y_dims), memory::data_type::f32, memory::format_tag::any);
     const memory::dims strides = ToDnnlDims(g.strides);
     const memory::dims pad_l = ToDnnlDims(g.pad_begin);
     const memory::dims pad_r = ToDnnlDims(g.pad_end);
     auto entry = std::make_shared<ConvPrimitive>();
+    dnnl::primitive_attr attr = ConcurrentAttr();
+    AppendPostOps(post_ops_, attr);
     try {
       const auto desc =
           has_bias
@@ -133,7 +173,7 @@ class DnnlConv final : public hal::Kernel {
               : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                 dnnl::algorithm::convolution_direct, src,
                                                 weights_any, dst, strides, dilations, pad_l, pad_r);
-      entry->pd = dnnl::convolution_forward::primitive_desc(desc, ConcurrentAttr(), engine);
+      entry->pd = dnnl::convolution_forward::primitive_desc(desc, attr, engine);
     } catch (const dnnl::error& error) {
       if (IsUnimplemented(error)) return nullptr;
       throw;
@@ -151,6 +191,7 @@ class DnnlConv final : public hal::Kernel {
   const DnnlEnginePtr engine_;
   const WindowAttributes window_;
   const int64_t group_;
+  const ConvPostOps post_ops_;
   const std::optional<Tensor> constant_weights_;  // keeps the initializer alive
   const std::unique_ptr<hal::Kernel> fallback_;
   mutable PrimitiveCache<ConvPrimitive> cache_;
@@ -168,28 +209,44 @@ hal::SupportResult SupportsConv(const hal::KernelCreateInfo& info) {
   return hal::SupportResult::Yes("onednn");
 }
 
+Result<std::unique_ptr<hal::Kernel>> CreateDnnlConv(const DnnlEnginePtr& engine,
+                                                    const hal::KernelCreateInfo& info) {
+  UH_ASSIGN_OR_RETURN(WindowAttributes window, ParseWindowAttributes(info.node, false));
+  window.ceil_mode = false;  // Conv has no ceil_mode
+  UH_ASSIGN_OR_RETURN(int64_t group, info.node.GetInt("group", 1));
+  UH_ASSIGN_OR_RETURN(ConvPostOps post_ops, ParseConvPostOps(info.node));
+  UH_ASSIGN_OR_RETURN(std::unique_ptr<hal::Kernel> fallback, CreateReferenceConv(info));
+  std::optional<Tensor> weights;
+  if (const Tensor* w = info.ConstantInput(1); w && w->dtype() == DType::kF32) weights = *w;
+  auto kernel = std::make_unique<DnnlConv>(engine, std::move(window), group, std::move(post_ops),
+                                           weights, std::move(fallback));
+  const std::optional<Shape> x_shape = InputStaticShape(info, 0);
+  const std::optional<Shape> bias_shape = InputStaticShape(info, 2);
+  if (weights && x_shape && (!info.node.has_input(2) || bias_shape)) {
+    UH_RETURN_IF_ERROR(kernel->Prepare(info.node, *x_shape, bias_shape ? &*bias_shape : nullptr));
+  }
+  return std::unique_ptr<hal::Kernel>(std::move(kernel));
+}
+
+hal::SupportResult SupportsFusedConv(const hal::KernelCreateInfo& info) {
+  if (info.node.has_input(3) && !InputIsF32(info, 3)) {
+    return hal::SupportResult::No("oneDNN FusedConv takes a float32 sum input only");
+  }
+  if (!ParseConvPostOps(info.node).ok()) {
+    return hal::SupportResult::No("oneDNN FusedConv: unknown activation");
+  }
+  return SupportsConv(info);
+}
+
 }  // namespace
 
 void RegisterDnnlConv(hal::KernelRegistry& registry, const DnnlEnginePtr& engine) {
-  RegisterDnnlKernel(
-      registry, "Conv", 1, SupportsConv,
-      [engine](const hal::KernelCreateInfo& info) -> Result<std::unique_ptr<hal::Kernel>> {
-        UH_ASSIGN_OR_RETURN(WindowAttributes window, ParseWindowAttributes(info.node, false));
-        window.ceil_mode = false;  // Conv has no ceil_mode
-        UH_ASSIGN_OR_RETURN(int64_t group, info.node.GetInt("group", 1));
-        UH_ASSIGN_OR_RETURN(std::unique_ptr<hal::Kernel> fallback, CreateReferenceConv(info));
-        std::optional<Tensor> weights;
-        if (const Tensor* w = info.ConstantInput(1); w && w->dtype() == DType::kF32) weights = *w;
-        auto kernel = std::make_unique<DnnlConv>(engine, std::move(window), group, weights,
-                                                 std::move(fallback));
-        const std::optional<Shape> x_shape = InputStaticShape(info, 0);
-        const std::optional<Shape> bias_shape = InputStaticShape(info, 2);
-        if (weights && x_shape && (!info.node.has_input(2) || bias_shape)) {
-          UH_RETURN_IF_ERROR(
-              kernel->Prepare(info.node, *x_shape, bias_shape ? &*bias_shape : nullptr));
-        }
-        return std::unique_ptr<hal::Kernel>(std::move(kernel));
-      });
+  auto create = [engine](const hal::KernelCreateInfo& info) {
+    return CreateDnnlConv(engine, info);
+  };
+  RegisterDnnlKernel(registry, "Conv", 1, SupportsConv, create);
+  registry.Register(hal::KernelDef{kFusedConvOp, kCpuFusionDomain, 1, INT_MAX, "onednn", 10,
+                                   SupportsFusedConv, create});
 }
 
 }  // namespace unihal::cpu

@@ -49,10 +49,11 @@ std::shared_ptr<MatMulPrimitive> BuildMatMul(const dnnl::engine& engine,
 
 void RunMatMul(const dnnl::engine& engine, const MatMulPrimitive& entry, const void* a,
                const void* b, void* y) {
-  dnnl::memory weights = entry.packed_weights
-                             ? *entry.packed_weights
-                             : ReorderTo(engine, WrapMemory(entry.user_weights_desc, engine, b),
-                                         entry.pd.weights_desc());
+  dnnl::memory weights =
+      entry.packed_weights
+          ? *entry.packed_weights
+          : ReorderToScratch(engine, WrapMemory(entry.user_weights_desc, engine, b),
+                             entry.pd.weights_desc(), ScratchSlot::kWeights);
   ExecuteAndWait(engine, entry.primitive, entry.pd,
                  {{DNNL_ARG_SRC, WrapMemory(entry.pd.src_desc(), engine, a)},
                   {DNNL_ARG_WEIGHTS, weights},
@@ -224,14 +225,18 @@ Status PrepareOrStatus(const ir::Node& node, const std::function<Status()>& prep
 }
 
 hal::SupportResult SupportsMatMul(const hal::KernelCreateInfo& info) {
-  if (!InputIsF32(info, 0) || !InputIsF32(info, 1)) {
-    return hal::SupportResult::No("oneDNN MatMul takes float32 A and B only");
-  }
-  const std::optional<size_t> a_rank = InputRank(info, 0);
-  const std::optional<size_t> b_rank = InputRank(info, 1);
-  if (!a_rank || !b_rank || std::max(*a_rank, *b_rank) > DNNL_MAX_NDIMS) {
-    return hal::SupportResult::No("oneDNN MatMul needs A and B of known rank <= " +
-                                  std::to_string(DNNL_MAX_NDIMS));
+  // Unknown dtypes and ranks (e.g. after a Reshape to a computed shape) are checked when the
+  // kernel runs, which falls back to the reference kernel for what oneDNN cannot take.
+  for (size_t i = 0; i < 2; ++i) {
+    const DType dtype = info.InputDType(i);
+    if (dtype != DType::kF32 && dtype != DType::kUndefined) {
+      return hal::SupportResult::No("oneDNN MatMul takes float32 A and B only");
+    }
+    const std::optional<size_t> rank = InputRank(info, i);
+    if (rank && *rank > DNNL_MAX_NDIMS) {
+      return hal::SupportResult::No("oneDNN MatMul needs A and B of rank <= " +
+                                    std::to_string(DNNL_MAX_NDIMS));
+    }
   }
   return hal::SupportResult::Yes("onednn");
 }

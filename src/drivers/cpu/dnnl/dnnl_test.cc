@@ -262,6 +262,20 @@ INSTANTIATE_TEST_SUITE_P(
                       MatMulCase{"int64_declined", {3, 4}, {4, 5}, DType::kI64, "reference"}),
     [](const auto& info) { return info.param.name; });
 
+TEST(DnnlMatMulSupportTest, UnknownRankOrDTypeStillGoesToOneDnn) {
+  // A MatMul fed by a Reshape to a computed shape: nothing is known about A until it runs.
+  const ir::Node node = MakeNode("MatMul", {"A", "B"}, {"Y"});
+  ir::Graph graph;
+  graph.nodes.push_back(node);
+  graph.inputs.push_back(ir::ValueInfo{"A", DType::kUndefined, std::nullopt});
+  graph.inputs.push_back(ir::ValueInfo{"B", DType::kF32, std::nullopt});
+  EXPECT_EQ(AllCpuKernels().SelectedImplementation(hal::KernelCreateInfo{graph.nodes[0], graph}),
+            "onednn");
+  graph.inputs[0].dtype = DType::kI64;
+  EXPECT_EQ(AllCpuKernels().SelectedImplementation(hal::KernelCreateInfo{graph.nodes[0], graph}),
+            "reference");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pools
 

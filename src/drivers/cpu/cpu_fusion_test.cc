@@ -1,0 +1,183 @@
+#include "drivers/cpu/cpu_fusion.h"
+
+#include <gtest/gtest.h>
+
+#include "drivers/cpu/cpu_layout.h"
+#include "testing/op_test_util.h"
+#include "unihal/hal/kernel_executable.h"
+
+namespace unihal::cpu {
+namespace {
+
+using unihal::testing::AllClose;
+using unihal::testing::AllCpuKernels;
+using unihal::testing::AttrFloat;
+using unihal::testing::AttrInts;
+using unihal::testing::MakeNode;
+using unihal::testing::RandomTensor;
+
+ir::ValueInfo F32(const std::string& name, Shape shape) {
+  ir::SymbolicShape dims;
+  for (int64_t d : shape) dims.push_back(ir::Dim::Static(d));
+  return ir::ValueInfo{name, DType::kF32, dims};
+}
+
+ir::Node Named(ir::Node node, std::string name) {
+  node.name = std::move(name);
+  return node;
+}
+
+// A ResNet-like block: conv1 -> Relu, conv2 -> Add(residual X) -> Relu, conv3 -> Clip(0, 6),
+// conv4 -> LeakyRelu, and conv5 whose output is also a graph output (so it cannot fuse).
+ir::Graph BlockGraph() {
+  ir::Graph g;
+  const Shape shape{1, 8, 7, 7};
+  g.inputs.push_back(F32("X", shape));
+  for (const char* w : {"W1", "W2", "W3", "W4", "W5"}) {
+    g.initializers[w] = RandomTensor(DType::kF32, {8, 8, 3, 3}, w[1]);
+  }
+  g.initializers["B"] = RandomTensor(DType::kF32, {8}, 9);
+  g.initializers["lo"] = Tensor::Scalar<float>(0.f);
+  g.initializers["hi"] = Tensor::Scalar<float>(0.5f);
+  const std::map<std::string, ir::Attribute> pads{{"pads", AttrInts({1, 1, 1, 1})}};
+  g.nodes.push_back(Named(MakeNode("Conv", {"X", "W1", "B"}, {"c1"}, pads), "conv1"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"c1"}, {"r1"}), "relu1"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"r1", "W2", "B"}, {"c2"}, pads), "conv2"));
+  g.nodes.push_back(Named(MakeNode("Add", {"X", "c2"}, {"a2"}), "add2"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"a2"}, {"r2"}), "relu2"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"r2", "W3"}, {"c3"}, pads), "conv3"));
+  g.nodes.push_back(Named(MakeNode("Clip", {"c3", "lo", "hi"}, {"r3"}), "clip3"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"r3", "W4", "B"}, {"c4"}, pads), "conv4"));
+  g.nodes.push_back(
+      Named(MakeNode("LeakyRelu", {"c4"}, {"r4"}, {{"alpha", AttrFloat(0.2f)}}), "leaky4"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"r4", "W5", "B"}, {"c5"}, pads), "conv5"));
+  g.nodes.push_back(Named(MakeNode("Sigmoid", {"c5"}, {"Y"}), "sigmoid5"));
+  for (const char* v : {"c1", "r1", "c2", "a2", "r2", "c3", "r3", "c4", "r4", "c5"}) {
+    g.value_info[v] = F32(v, shape);
+  }
+  g.outputs.push_back(F32("Y", shape));
+  g.outputs.push_back(F32("c5", shape));
+  return g;
+}
+
+bool CpuCanRun(const ir::Node& fused, const ir::Graph& graph) {
+  return AllCpuKernels().Supports(hal::KernelCreateInfo{fused, graph}).supported;
+}
+
+Result<std::vector<Tensor>> RunOnCpu(const ir::Graph& graph, const Tensor& x) {
+  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> exe,
+                      hal::CompileWithKernels(graph, AllCpuKernels(), hal::ThreadPool::Process()));
+  std::vector<Tensor> outputs;
+  UH_RETURN_IF_ERROR(exe->Run(std::vector<Tensor>{x}, outputs));
+  return outputs;
+}
+
+TEST(CpuFusionTest, FusesConvSumAndActivationsAndStaysEquivalent) {
+  const ir::Graph original = BlockGraph();
+  ir::Graph fused = original;
+  ASSERT_TRUE(FuseConvPostOps(fused, CpuCanRun).ok());
+  std::vector<std::string> ops;
+  for (const ir::Node& node : fused.nodes) ops.push_back(node.op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"FusedConv", "FusedConv", "FusedConv", "FusedConv",
+                                           "Conv", "Sigmoid"}));
+  EXPECT_EQ(fused.nodes[1].inputs, (std::vector<std::string>{"r1", "W2", "B", "X"}));
+  EXPECT_EQ(fused.nodes[1].outputs, (std::vector<std::string>{"r2"}));
+  EXPECT_EQ(fused.nodes[2].inputs.size(), 2u);  // no bias, no sum
+  EXPECT_EQ(fused.nodes[2].domain, kCpuFusionDomain);
+  const Tensor x = RandomTensor(DType::kF32, {1, 8, 7, 7}, 11);
+  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(fused, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+}
+
+TEST(CpuFusionTest, TwoConvsIntoOneAddFuseOnlyOnce) {
+  ir::Graph g;
+  const Shape shape{1, 8, 7, 7};
+  g.inputs.push_back(F32("X", shape));
+  g.initializers["W1"] = RandomTensor(DType::kF32, {8, 8, 1, 1}, 1);
+  g.initializers["W2"] = RandomTensor(DType::kF32, {8, 8, 1, 1}, 2);
+  g.nodes.push_back(Named(MakeNode("Conv", {"X", "W1"}, {"a"}), "main"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"X", "W2"}, {"b"}), "shortcut"));
+  g.nodes.push_back(Named(MakeNode("Add", {"a", "b"}, {"s"}), "add"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"s"}, {"Y"}), "relu"));
+  for (const char* v : {"a", "b", "s"}) g.value_info[v] = F32(v, shape);
+  g.outputs.push_back(F32("Y", shape));
+  ir::Graph fused = g;
+  ASSERT_TRUE(FuseConvPostOps(fused, CpuCanRun).ok());
+  ASSERT_EQ(fused.nodes.size(), 2u);
+  EXPECT_EQ(fused.nodes[0].op_type, "Conv");
+  EXPECT_EQ(fused.nodes[1].inputs, (std::vector<std::string>{"X", "W1", "", "b"}));
+  const Tensor x = RandomTensor(DType::kF32, shape, 3);
+  Result<std::vector<Tensor>> before = RunOnCpu(g, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(fused, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
+}
+
+int64_t Layout(const ir::Node& node, const char* attr) { return *node.GetInt(attr, 0); }
+
+TEST(CpuLayoutTest, KeepsOnlyConvToConvValuesBlockedAndStaysEquivalent) {
+  const ir::Graph original = BlockGraph();
+  ir::Graph g = original;
+  ASSERT_TRUE(FuseConvPostOps(g, CpuCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(g, CpuCanRun).ok());
+  ASSERT_EQ(g.nodes.size(), 6u);
+  // X is a graph input: read plain; r1..r4 pass between convs blocked.
+  EXPECT_EQ(Layout(g.nodes[0], kXLayoutAttr), 0);
+  EXPECT_EQ(Layout(g.nodes[0], kYLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(g.nodes[1], kXLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(g.nodes[1], kSumLayoutAttr), 0);  // the residual is X
+  EXPECT_EQ(Layout(g.nodes[3], kYLayoutAttr), kBlockedChannels);
+  // conv5 reads blocked r4 (so it becomes a FusedConv) but writes c5, a graph output, plain.
+  EXPECT_EQ(g.nodes[4].op_type, kFusedConvOp);
+  EXPECT_EQ(Layout(g.nodes[4], kXLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(g.nodes[4], kYLayoutAttr), 0);
+  EXPECT_EQ(g.nodes[5].op_type, "Sigmoid");
+  const Tensor x = RandomTensor(DType::kF32, {1, 8, 7, 7}, 11);
+  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+}
+
+TEST(CpuLayoutTest, BlockedSumAndOddChannelsStayCorrect) {
+  // a (12 channels: not a multiple of 8) stays plain; b (8 channels) feeds the sum blocked.
+  ir::Graph g;
+  g.inputs.push_back(F32("X", {1, 8, 5, 5}));
+  g.initializers["Wa"] = RandomTensor(DType::kF32, {12, 8, 3, 3}, 1);
+  g.initializers["Wb"] = RandomTensor(DType::kF32, {8, 8, 1, 1}, 2);
+  g.initializers["Wc"] = RandomTensor(DType::kF32, {8, 12, 3, 3}, 3);
+  const std::map<std::string, ir::Attribute> pads{{"pads", AttrInts({1, 1, 1, 1})}};
+  g.nodes.push_back(Named(MakeNode("Conv", {"X", "Wa"}, {"a"}, pads), "ca"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"X", "Wb"}, {"b"}), "cb"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"a", "Wc"}, {"c"}, pads), "cc"));
+  g.nodes.push_back(Named(MakeNode("Add", {"c", "b"}, {"s"}), "add"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"s"}, {"Y"}), "relu"));
+  g.value_info["a"] = F32("a", {1, 12, 5, 5});
+  for (const char* v : {"b", "c", "s"}) g.value_info[v] = F32(v, {1, 8, 5, 5});
+  g.outputs.push_back(F32("Y", {1, 8, 5, 5}));
+  ir::Graph t = g;
+  ASSERT_TRUE(FuseConvPostOps(t, CpuCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuCanRun).ok());
+  ASSERT_EQ(t.nodes.size(), 3u);
+  EXPECT_EQ(Layout(t.nodes[0], kYLayoutAttr), 0);
+  EXPECT_EQ(Layout(t.nodes[1], kYLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(t.nodes[2], kSumLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(t.nodes[2], kYLayoutAttr), 0);
+  const Tensor x = RandomTensor(DType::kF32, {1, 8, 5, 5}, 4);
+  Result<std::vector<Tensor>> before = RunOnCpu(g, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(t, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
+}
+
+TEST(CpuFusionTest, NothingFusesWhenTheDeviceCannotRunIt) {
+  ir::Graph g = BlockGraph();
+  const size_t before = g.nodes.size();
+  ASSERT_TRUE(FuseConvPostOps(g, [](const ir::Node&, const ir::Graph&) { return false; }).ok());
+  EXPECT_EQ(g.nodes.size(), before);
+}
+
+}  // namespace
+}  // namespace unihal::cpu

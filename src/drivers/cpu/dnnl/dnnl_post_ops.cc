@@ -1,0 +1,122 @@
+#include "drivers/cpu/dnnl/dnnl_post_ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "drivers/cpu/cpu_layout.h"
+
+namespace unihal::cpu {
+namespace {
+
+// Forwards to the real context and remembers where output 0 was written.
+class CapturingContext final : public hal::KernelContext {
+ public:
+  explicit CapturingContext(hal::KernelContext& inner) : inner_(inner) {}
+  const ir::Node& node() const override { return inner_.node(); }
+  size_t num_inputs() const override { return inner_.num_inputs(); }
+  const Tensor* input(size_t i) const override { return inner_.input(i); }
+  size_t num_outputs() const override { return inner_.num_outputs(); }
+  Result<Tensor*> AllocateOutput(size_t i, DType dtype, Shape shape) override {
+    UH_ASSIGN_OR_RETURN(Tensor * y, inner_.AllocateOutput(i, dtype, std::move(shape)));
+    if (i == 0) output_ = y;
+    return y;
+  }
+  Status SetOutput(size_t i, Tensor tensor) override {
+    if (i == 0) return InternalError(node().Describe() + ": fused output must be allocated");
+    return inner_.SetOutput(i, std::move(tensor));
+  }
+  hal::ThreadPool& thread_pool() override { return inner_.thread_pool(); }
+  Tensor* output() const { return output_; }
+
+ private:
+  hal::KernelContext& inner_;
+  Tensor* output_ = nullptr;
+};
+
+float Activate(const ConvPostOps& ops, float x) {
+  if (ops.activation == "Relu") return x > 0.f ? x : 0.f;
+  if (ops.activation == "LeakyRelu") return x >= 0.f ? x : ops.alpha * x;
+  if (ops.activation == "Sigmoid") return 1.f / (1.f + std::exp(-x));
+  if (ops.activation == "Tanh") return std::tanh(x);
+  if (ops.activation == "Clip") return std::min(std::max(x, ops.alpha), ops.beta);
+  return x;
+}
+
+}  // namespace
+
+Result<ConvPostOps> ParseConvPostOps(const ir::Node& node) {
+  ConvPostOps ops;
+  ops.sum = node.has_input(3);
+  UH_ASSIGN_OR_RETURN(ops.activation, node.GetString("activation", ""));
+  UH_ASSIGN_OR_RETURN(ops.alpha, node.GetFloat("activation_alpha", 0.f));
+  UH_ASSIGN_OR_RETURN(ops.beta, node.GetFloat("activation_beta", 0.f));
+  for (auto [key, flag] :
+       {std::pair{kXLayoutAttr, &ops.x_blocked}, std::pair{kSumLayoutAttr, &ops.sum_blocked},
+        std::pair{kYLayoutAttr, &ops.y_blocked}}) {
+    UH_ASSIGN_OR_RETURN(int64_t layout, node.GetInt(key, 0));
+    if (layout != 0 && layout != kBlockedChannels) {
+      return InvalidArgumentError(node.Describe() + ": unknown layout " + std::to_string(layout));
+    }
+    *flag = layout == kBlockedChannels;
+  }
+  if (ops.activation.empty()) return ops;
+  if (ops.activation == "Relu") {
+    ops.eltwise = dnnl::algorithm::eltwise_relu;
+    ops.alpha = 0.f;
+  } else if (ops.activation == "LeakyRelu") {
+    ops.eltwise = dnnl::algorithm::eltwise_relu;
+  } else if (ops.activation == "Sigmoid") {
+    ops.eltwise = dnnl::algorithm::eltwise_logistic;
+  } else if (ops.activation == "Tanh") {
+    ops.eltwise = dnnl::algorithm::eltwise_tanh;
+  } else if (ops.activation == "Clip") {
+    ops.eltwise = dnnl::algorithm::eltwise_clip;
+  } else {
+    return InvalidArgumentError(node.Describe() + ": unknown fused activation '" + ops.activation +
+                                "'");
+  }
+  return ops;
+}
+
+dnnl::memory::desc BlockedDesc(const Shape& shape) {
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
+                            dnnl::memory::data_type::f32, dnnl::memory::format_tag::aBcd8b);
+}
+
+void AppendPostOps(const ConvPostOps& ops, dnnl::primitive_attr& attr) {
+  if (ops.empty()) return;
+  dnnl::post_ops post_ops;
+  if (ops.sum) post_ops.append_sum(1.f);
+  if (ops.eltwise) post_ops.append_eltwise(1.f, *ops.eltwise, ops.alpha, ops.beta);
+  attr.set_post_ops(post_ops);
+}
+
+Status ComputeWithReferencePostOps(const hal::Kernel& conv, const ConvPostOps& ops,
+                                   hal::KernelContext& context) {
+  if (ops.any_blocked()) {
+    return InternalError(context.node().Describe() +
+                         ": blocked activations need the oneDNN convolution, which declined");
+  }
+  CapturingContext capture(context);
+  UH_RETURN_IF_ERROR(conv.Compute(capture));
+  Tensor* y = capture.output();
+  if (!y || ops.empty()) return Status::Ok();
+  if (y->dtype() != DType::kF32) {
+    return InvalidArgumentError(context.node().Describe() + ": fused post-ops need float32");
+  }
+  float* data = y->data_as<float>();
+  const int64_t n = y->num_elements();
+  if (ops.sum) {
+    const Tensor* s = context.input(3);
+    if (!s || s->shape() != y->shape() || s->dtype() != DType::kF32) {
+      return InvalidArgumentError(context.node().Describe() +
+                                  ": the fused sum input must match the output");
+    }
+    const float* add = s->data_as<float>();
+    for (int64_t i = 0; i < n; ++i) data[i] += add[i];
+  }
+  for (int64_t i = 0; i < n; ++i) data[i] = Activate(ops, data[i]);
+  return Status::Ok();
+}
+
+}  // namespace unihal::cpu
