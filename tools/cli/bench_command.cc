@@ -27,6 +27,7 @@ struct BenchOptions {
   int warmup = 10;
   uint64_t seed = 0;
   bool json = false;
+  SimNpuCliOptions sim_npu;
 };
 
 struct LatencyStats {
@@ -48,6 +49,7 @@ LatencyStats Summarize(std::vector<double> samples_ms) {
 Status Bench(const BenchOptions& options) {
   RuntimeOptions runtime_options;
   runtime_options.cpu_threads = options.threads;
+  UH_RETURN_IF_ERROR(ApplySimNpuOptions(options.sim_npu, runtime_options));
   UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create(runtime_options));
   UH_RETURN_IF_ERROR(runtime->FindDevice(options.device));
   UH_ASSIGN_OR_RETURN(auto inputs, LoadInputs(options.inputs));
@@ -117,6 +119,7 @@ Command AddBenchCommand(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--seed", options->seed, "Seed for the random inputs")->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
+  AddSimNpuOptions(app, &options->sim_npu);
   return {app, [options] { return Bench(*options); }};
 }
 

@@ -6,12 +6,14 @@
 #include <vector>
 
 #include "unihal/hal/device.h"
+#include "unihal/hal/sim_npu_options.h"
 #include "unihal/status.h"
 
 namespace unihal::hal {
 
 struct DriverOptions {
   int cpu_threads = 0;  // 0 = one per core
+  SimNpuOptions sim_npu;  // the simulated NPU: off unless profiles are named
 };
 
 class Driver {

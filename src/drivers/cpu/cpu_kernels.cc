@@ -3,6 +3,11 @@
 namespace unihal::cpu {
 
 void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
+  RegisterReferenceCpuKernels(registry);
+  RegisterDnnlKernels(registry);
+}
+
+void RegisterReferenceCpuKernels(hal::KernelRegistry& registry) {
   RegisterElementwiseKernels(registry);
   RegisterMathKernels(registry);
   RegisterShapeKernels(registry);
@@ -15,7 +20,6 @@ void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
   RegisterQuantizationKernels(registry);
   RegisterRecurrentKernels(registry);
   RegisterSignalKernels(registry);
-  RegisterDnnlKernels(registry);
 }
 
 }  // namespace unihal::cpu
