@@ -11,8 +11,8 @@ Result<double> ParseNumber(std::string_view key, std::string_view text) {
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (ec != std::errc() || ptr != end || value < 0) {
-    return InvalidArgumentError("sim-npu faults: '" + std::string(key) + "' needs a number >= 0, got '" +
-                                std::string(text) + "'");
+    return InvalidArgumentError("sim-npu faults: '" + std::string(key) +
+                                "' needs a number >= 0, got '" + std::string(text) + "'");
   }
   return value;
 }
@@ -62,8 +62,8 @@ Status ParseSimNpuFaults(std::string_view spec, SimNpuFaultOptions& faults) {
     if (item.empty()) continue;
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) {
-      return InvalidArgumentError("sim-npu faults: expected key=value, got '" +
-                                  std::string(item) + "'");
+      return InvalidArgumentError("sim-npu faults: expected key=value, got '" + std::string(item) +
+                                  "'");
     }
     std::string_view key = item.substr(0, eq);
     UH_ASSIGN_OR_RETURN(double value, ParseNumber(key, item.substr(eq + 1)));

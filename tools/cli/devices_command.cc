@@ -94,7 +94,8 @@ void PrintTable(const Runtime& runtime, const std::vector<hal::DeviceHealth>& he
   for (const UnavailableDriver& driver : runtime.unavailable()) {
     fmt::print("unavailable: {}: {}\n", driver.driver, driver.reason);
   }
-  fmt::print("('-' = not reported by this platform; (simulated) = modelled figures, not hardware)\n");
+  fmt::print(
+      "('-' = not reported by this platform; (simulated) = modelled figures, not hardware)\n");
 }
 
 struct DevicesOptions {

@@ -17,11 +17,11 @@ namespace unihal::hal {
 struct SimNpuFaultOptions {
   uint64_t seed = 0;
   double error_rate = 0.0;  // a run fails (kUnavailable or kInternal) with this probability
-  std::optional<int64_t> lost_after_runs;   // after N runs every call fails (kUnavailable)
-  std::optional<double> lost_after_s;       // ... or after T seconds since the device opened
-  double oom_rate = 0.0;                    // Allocate fails (kResourceExhausted)
-  double hang_rate = 0.0;                   // a run blocks until hang_timeout_s, then fails
-  double hang_timeout_s = 5.0;              // kDeadlineExceeded after this; never forever
+  std::optional<int64_t> lost_after_runs;  // after N runs every call fails (kUnavailable)
+  std::optional<double> lost_after_s;      // ... or after T seconds since the device opened
+  double oom_rate = 0.0;                   // Allocate fails (kResourceExhausted)
+  double hang_rate = 0.0;                  // a run blocks until hang_timeout_s, then fails
+  double hang_timeout_s = 5.0;             // kDeadlineExceeded after this; never forever
 
   bool any() const {
     return error_rate > 0 || lost_after_runs || lost_after_s || oom_rate > 0 || hang_rate > 0;

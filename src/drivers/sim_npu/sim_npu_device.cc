@@ -67,8 +67,8 @@ SimNpuState::SimNpuState(SimNpuProfile p, const hal::SimNpuOptions& options, int
 SimNpuDevice::SimNpuDevice(SimNpuProfile profile, const hal::SimNpuOptions& options, int ordinal,
                            const std::function<void(hal::KernelRegistry&)>& register_kernels,
                            std::function<double()> clock)
-    : state_(std::make_shared<SimNpuState>(std::move(profile), options, ordinal,
-                                           std::move(clock))) {
+    : state_(
+          std::make_shared<SimNpuState>(std::move(profile), options, ordinal, std::move(clock))) {
   if (register_kernels) register_kernels(state_->kernels);
 }
 
@@ -88,9 +88,9 @@ hal::DeviceHealth SimNpuDevice::Health() {
   h.throttling = s.throttling;
   h.error_count = state_->faults.error_count();
   bool lost = !state_->faults.CheckAlive().ok();
-  h.state = lost ? hal::HealthState::kFailed
-               : s.throttling ? hal::HealthState::kDegraded
-                              : hal::HealthState::kHealthy;
+  h.state = lost           ? hal::HealthState::kFailed
+            : s.throttling ? hal::HealthState::kDegraded
+                           : hal::HealthState::kHealthy;
   return h;
 }
 

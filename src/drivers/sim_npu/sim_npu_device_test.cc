@@ -102,13 +102,16 @@ TEST(SimNpuDeviceTest, SupportsSaysExactlyWhyNot) {
   EXPECT_EQ(device->Supports(lstm.nodes[0], lstm).reason,
             "sim-npu: op LSTM not in the edge-34 op set");
   ir::Graph ok = UnaryGraph("Relu", DType::kF16, {ir::Dim::Static(4)});
-  EXPECT_TRUE(device->Supports(ok.nodes[0], ok).supported) << device->Supports(ok.nodes[0], ok).reason;
+  EXPECT_TRUE(device->Supports(ok.nodes[0], ok).supported)
+      << device->Supports(ok.nodes[0], ok).reason;
   ir::Graph q = Int8ConvGraph();
   for (const ir::Node& n : q.nodes) {
-    EXPECT_TRUE(device->Supports(n, q).supported) << n.op_type << ": " << device->Supports(n, q).reason;
+    EXPECT_TRUE(device->Supports(n, q).supported)
+        << n.op_type << ": " << device->Supports(n, q).reason;
   }
   auto tiny = MakeDevice("tiny-4");
-  EXPECT_EQ(tiny->Supports(lstm.nodes[0], lstm).reason, "sim-npu: op LSTM not in the tiny-4 op set");
+  EXPECT_EQ(tiny->Supports(lstm.nodes[0], lstm).reason,
+            "sim-npu: op LSTM not in the tiny-4 op set");
   // Compile refuses with the same reason.
   Result<std::shared_ptr<hal::Executable>> exe = device->Compile(f32, {});
   ASSERT_FALSE(exe.ok());

@@ -152,8 +152,9 @@ Result<std::shared_ptr<hal::Executable>> CompileSimNpu(std::shared_ptr<SimNpuSta
   auto weights = std::make_unique<Reservation>(state, weight_bytes);
   int64_t working_set = 0;
   std::vector<NodeCost> costs = EstimateGraphCost(subgraph, &working_set);
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> inner,
-                      hal::CompileWithKernels(subgraph, state->kernels, hal::ThreadPool::Process()));
+  UH_ASSIGN_OR_RETURN(
+      std::shared_ptr<hal::Executable> inner,
+      hal::CompileWithKernels(subgraph, state->kernels, hal::ThreadPool::Process()));
   return std::shared_ptr<hal::Executable>(std::make_shared<SimNpuExecutable>(
       state, std::move(inner), std::move(costs), working_set, std::move(weights)));
 }

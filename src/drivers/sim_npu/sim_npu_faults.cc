@@ -47,9 +47,8 @@ Status FaultInjector::CheckAlive() {
 Status FaultInjector::HangLocked(std::unique_lock<std::mutex>& lock) {
   int64_t generation = release_generation_;
   auto timeout = std::chrono::duration<double>(options_.hang_timeout_s);
-  bool woken = hang_cv_.wait_for(lock, timeout, [&] {
-    return release_generation_ != generation || lost_;
-  });
+  bool woken =
+      hang_cv_.wait_for(lock, timeout, [&] { return release_generation_ != generation || lost_; });
   ++errors_;
   if (woken) return CancelledError(device_id_ + ": injected hang released (simulated)");
   return DeadlineExceededError(device_id_ + ": injected hang: the run did not finish within " +

@@ -11,8 +11,8 @@
 namespace unihal::sim_npu {
 namespace {
 
-using testing::ManualClock;
 using testing::MakeDevice;
+using testing::ManualClock;
 
 std::vector<StatusCode> RunSequence(const hal::SimNpuFaultOptions& options, int n) {
   FaultInjector faults("sim-npu:0", options, nullptr);
@@ -47,8 +47,10 @@ TEST(SimNpuFaultsTest, DeviceLostAfterRuns) {
   auto device = MakeDevice("edge-34", options);
   auto exe = device->Compile(testing::Int8ReluGraph(), {});
   ASSERT_TRUE(exe.ok()) << exe.status().message();
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(testing::RunOnce(**exe).ok());
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(testing::RunOnce(**exe).ok());
   EXPECT_EQ(device->Health().state, hal::HealthState::kHealthy);
+  EXPECT_TRUE(testing::RunOnce(**exe).ok());  // the third run completes; then the device is gone
+  EXPECT_EQ(device->Health().state, hal::HealthState::kFailed);
   Status lost = testing::RunOnce(**exe);
   EXPECT_EQ(lost.code(), StatusCode::kUnavailable);
   EXPECT_NE(lost.message().find("device lost"), std::string::npos);

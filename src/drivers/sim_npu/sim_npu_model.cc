@@ -55,8 +55,10 @@ double OpsOf(const ir::Graph& g, const ir::Node& n, double out_elems) {
     double k = 1;
     std::string bname = b < n.inputs.size() ? n.inputs[b] : "";
     std::optional<Shape> bs;
-    if (const Tensor* t = g.FindInitializer(bname)) bs = t->shape();
-    else if (const ir::ValueInfo* vi = Info(g, bname)) bs = vi->StaticShape();
+    if (const Tensor* t = g.FindInitializer(bname))
+      bs = t->shape();
+    else if (const ir::ValueInfo* vi = Info(g, bname))
+      bs = vi->StaticShape();
     if (bs && !bs->empty()) {
       Result<int64_t> tb = n.GetInt("transB", 0);
       bool trans_b = op == "Gemm" && tb.ok() && *tb != 0;
@@ -80,7 +82,8 @@ std::vector<NodeCost> EstimateGraphCost(const ir::Graph& graph, int64_t* max_wor
       if (v.empty()) continue;
       DType t = TypeOf(graph, v);
       c.bytes += Elements(graph, v) * static_cast<double>(DTypeSize(t));
-      if (compute == DType::kUndefined && (t == DType::kI8 || t == DType::kU8 || t == DType::kF16)) {
+      if (compute == DType::kUndefined &&
+          (t == DType::kI8 || t == DType::kU8 || t == DType::kF16)) {
         compute = t;
       }
     }
@@ -101,7 +104,7 @@ std::vector<NodeCost> EstimateGraphCost(const ir::Graph& graph, int64_t* max_wor
 SimModel::SimModel(const SimNpuProfile& profile, std::function<double()> clock)
     : profile_(profile),
       clock_(clock ? std::move(clock) : std::function<double()>(SteadySeconds)),
-      temperature_c_(profile.ambient_c),
+      temperature_c_(profile.ambient_c + profile.idle_w * profile.resistance_c_per_w),
       last_t_(clock_()),
       sample_t_(last_t_),
       power_w_(profile.idle_w) {}
@@ -124,8 +127,8 @@ double SimModel::LatencyLocked(const std::vector<NodeCost>& costs) const {
   double total = profile_.launch_overhead_s / f;
   for (const NodeCost& c : costs) {
     auto it = profile_.peak_ops_per_s.find(c.dtype);
-    double peak = it != profile_.peak_ops_per_s.end() ? it->second
-                                                      : profile_.peak_ops_per_s.begin()->second;
+    double peak =
+        it != profile_.peak_ops_per_s.end() ? it->second : profile_.peak_ops_per_s.begin()->second;
     total += std::max(c.ops / (peak * f), c.bytes / profile_.bandwidth_bytes_per_s) +
              profile_.node_overhead_s / f;
   }

@@ -62,13 +62,13 @@ class SimModel {
   const std::function<double()> clock_;
   mutable std::mutex mu_;
   hal::PowerState state_ = hal::PowerState::kPerformance;
-  double temperature_c_;
+  double temperature_c_;  // starts at the idle steady state, ambient + idle power x R
   double energy_j_ = 0;
-  double last_t_;       // model time up to which the state is integrated
-  double busy_s_ = 0;   // total busy time
-  double sample_t_;     // time and busy total of the previous Sample()
+  double last_t_;      // model time up to which the state is integrated
+  double busy_s_ = 0;  // total busy time
+  double sample_t_;    // time and busy total of the previous Sample()
   double sample_busy_s_ = 0;
-  double power_w_;      // power during the latest interval
+  double power_w_;  // power during the latest interval
   bool throttling_ = false;
 };
 

@@ -28,13 +28,14 @@ TEST(SimNpuModelTest, HeatsUnderLoadThrottlesAndCoolsWhenIdle) {
   SimNpuProfile p = Profile("edge-34");
   ManualClock clock;
   SimModel model(p, clock.fn());
+  const double idle_c = p.ambient_c + p.idle_w * p.resistance_c_per_w;  // 32 C for edge-34
   ModelSample idle = model.Sample();
-  EXPECT_DOUBLE_EQ(idle.temperature_c, p.ambient_c);
+  EXPECT_DOUBLE_EQ(idle.temperature_c, idle_c);
   EXPECT_NEAR(idle.power_w, p.idle_w, 1e-9);
   EXPECT_FALSE(idle.throttling);
   double first = model.RecordRun(OneSecondOfWork());
   ModelSample warm = model.Sample();
-  EXPECT_GT(warm.temperature_c, p.ambient_c);
+  EXPECT_GT(warm.temperature_c, idle_c);
   EXPECT_NEAR(warm.power_w, p.tdp_w, 1e-9);
   EXPECT_DOUBLE_EQ(warm.utilization, 1.0);  // the clock did not move: back-to-back work
   // Sustained load: the RC model reaches the throttle limit (steady state 25 + 5 W x 14 = 95 C).
@@ -49,10 +50,10 @@ TEST(SimNpuModelTest, HeatsUnderLoadThrottlesAndCoolsWhenIdle) {
   EXPECT_NEAR(hot.clock_mhz, p.clock_mhz * p.throttle_clock_fraction, 1e-9);
   EXPECT_NEAR(model.RecordRun(OneSecondOfWork()), 2 * first, 1e-6);  // half clock, twice as slow
   EXPECT_LT(model.Sample().power_w, p.tdp_w);
-  // Idle for ten minutes of model time: back to ambient, clock restored.
+  // Idle for ten minutes of model time: back to the idle temperature, clock restored.
   clock.Advance(hot.model_time_s + 600);
   ModelSample cool = model.Sample();
-  EXPECT_NEAR(cool.temperature_c, p.ambient_c, 0.1);
+  EXPECT_NEAR(cool.temperature_c, idle_c, 0.1);
   EXPECT_FALSE(cool.throttling);
   EXPECT_NEAR(cool.power_w, p.idle_w, 1e-9);
   EXPECT_LT(cool.utilization, 0.1);

@@ -52,7 +52,7 @@ bool AllowedFloat32(const ir::Node& node, bool constant) {
 
 bool AllowedInt32In(const ir::Node& node) {
   static const std::set<std::string> kOps = {"QLinearConv", "MatMulInteger", "ConvInteger",
-                                              "QuantizeLinear", "DequantizeLinear"};
+                                             "QuantizeLinear", "DequantizeLinear"};
   return kOps.count(node.op_type) != 0;
 }
 
@@ -101,8 +101,8 @@ Result<SimNpuProfile> ParseSimNpuProfile(const std::string& json_text, const std
   if (j.contains("peak_ops_per_s") && j["peak_ops_per_s"].is_object()) {
     for (const auto& [k, v] : j["peak_ops_per_s"].items()) {
       std::optional<DType> dtype = ParseDType(k);
-      if (!dtype || !v.is_number() || (*dtype != DType::kI8 && *dtype != DType::kU8 &&
-                                       *dtype != DType::kF16)) {
+      if (!dtype || !v.is_number() ||
+          (*dtype != DType::kI8 && *dtype != DType::kU8 && *dtype != DType::kF16)) {
         return InvalidArgumentError("sim-npu profile " + path + ": peak_ops_per_s." + k +
                                     ": sim-npu models int8, uint8 and float16 only");
       }
@@ -137,14 +137,14 @@ Result<SimNpuProfile> ParseSimNpuProfile(const std::string& json_text, const std
 Result<SimNpuProfile> LoadSimNpuProfile(const std::string& name_or_path,
                                         const hal::SimNpuOptions& options) {
   std::string path = name_or_path;
-  bool is_path = name_or_path.find('/') != std::string::npos ||
-                 name_or_path.ends_with(".json");
+  bool is_path = name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".json");
   if (!is_path) {
     std::string searched;
     path = FindProfile(name_or_path, options, &searched);
     if (path.empty()) {
       return NotFoundError("sim-npu: no profile '" + name_or_path + "' (looked for " +
-                           name_or_path + ".json in " + (searched.empty() ? "no folder" : searched) +
+                           name_or_path + ".json in " +
+                           (searched.empty() ? "no folder" : searched) +
                            "; set UNIHAL_SIM_NPU_PROFILE_DIR or pass a path to a .json file)");
     }
   }
