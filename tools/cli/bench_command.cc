@@ -75,6 +75,7 @@ Status Bench(const BenchOptions& options) {
   const LatencyStats stats = Summarize(samples_ms);
   const int threads = hal::ThreadPool::Process().num_threads();
   const double throughput = stats.mean > 0 ? 1000.0 / stats.mean : 0.0;
+  const std::optional<double> modeled_s = session->ModeledLatencySeconds();  // sim-npu only
 
   if (options.json) {
     const nlohmann::ordered_json report = {
@@ -85,6 +86,7 @@ Status Bench(const BenchOptions& options) {
         {"latency_ms",
          {{"p50", stats.p50}, {"p90", stats.p90}, {"p99", stats.p99}, {"mean", stats.mean}}},
         {"throughput_per_s", throughput},
+        {"modeled_latency_ms", modeled_s ? nlohmann::ordered_json(*modeled_s * 1e3) : nullptr},
     };
     std::cout << report.dump(2) << "\n";
     return Status::Ok();
@@ -94,6 +96,10 @@ Status Bench(const BenchOptions& options) {
   fmt::print("latency ms: p50 {:.3f}  p90 {:.3f}  p99 {:.3f}  mean {:.3f}\n", stats.p50, stats.p90,
              stats.p99, stats.mean);
   fmt::print("throughput: {:.1f} runs/s\n", throughput);
+  if (modeled_s) {
+    fmt::print("modelled latency on the simulated device (not measured): {:.3f} ms\n",
+               *modeled_s * 1e3);
+  }
   return Status::Ok();
 }
 
