@@ -1,5 +1,6 @@
 #include "onnx/graph_converter.h"
 
+#include "ir/passes.h"
 #include "onnx/attributes.h"
 #include "onnx/graph_validation.h"
 #include "onnx/tensor_proto.h"
@@ -99,6 +100,10 @@ Result<ir::Node> ConvertNode(const onnx::NodeProto& proto, std::string name,
       return InvalidArgumentError(node.Describe() + " has attribute '" + attr.name() + "' twice");
     }
   }
+  // The values its subgraphs read from enclosing graphs become trailing inputs (implicit
+  // inputs, as in ONNX Runtime): liveness, memory plans and partitions then see them like any
+  // other input, and a control-flow kernel finds them in its context.
+  for (const std::string& outer : ir::OuterScopeValues(node)) node.inputs.push_back(outer);
   return node;
 }
 

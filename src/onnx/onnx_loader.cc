@@ -25,8 +25,8 @@ constexpr int kMinAiOnnxOpset = 7;
 constexpr int kMaxAiOnnxOpset = 27;
 // Domains whose ops a unihal driver may implement; any other domain is a custom op library.
 const std::set<std::string>& KnownDomains() {
-  static const std::set<std::string> domains = {"", "ai.onnx.ml", "ai.onnx.preview.training",
-                                                "com.microsoft"};
+  static const std::set<std::string> domains = {"", "ai.onnx.ml", "ai.onnx.preview",
+                                                "ai.onnx.preview.training", "com.microsoft"};
   return domains;
 }
 
@@ -122,7 +122,7 @@ Status CheckNodeDomains(const onnx::GraphProto& graph, const onnx::ModelProto& m
     if (!KnownDomains().count(domain)) {
       return UnimplementedError(where + " is in domain '" + domain +
                                 "', which unihal does not know (known: ai.onnx, ai.onnx.ml, "
-                                "ai.onnx.preview.training, com.microsoft)");
+                                "ai.onnx.preview, ai.onnx.preview.training, com.microsoft)");
     }
     for (const auto& attr : node.attribute()) {
       if (attr.has_g()) UH_RETURN_IF_ERROR(CheckNodeDomains(attr.g(), model));

@@ -403,7 +403,8 @@ TEST(OnnxLoaderTest, UnknownOrUnimportedDomains) {
   custom.mutable_graph()->mutable_node(0)->set_domain("org.example");
   ExpectError(Load(custom), StatusCode::kUnimplemented,
               "the model bytes: node 'relu' (Relu) is in domain 'org.example', which unihal does "
-              "not know (known: ai.onnx, ai.onnx.ml, ai.onnx.preview.training, com.microsoft)");
+              "not know (known: ai.onnx, ai.onnx.ml, ai.onnx.preview, ai.onnx.preview.training, "
+              "com.microsoft)");
 
   onnx::ModelProto unimported = ReluModel();
   unimported.mutable_graph()->mutable_node(0)->set_domain("ai.onnx.ml");
@@ -475,6 +476,8 @@ TEST(OnnxLoaderTest, SubgraphsReadOuterScopeValues) {
     // The If reads `outer` only inside its branches, yet it is sorted after its producer.
     EXPECT_EQ(g.nodes[0].name, "make_outer");
     EXPECT_EQ(g.nodes[1].name, "if");
+    // What the branches read from the main graph follows the If's own input (implicit inputs).
+    EXPECT_EQ(g.nodes[1].inputs, (std::vector<std::string>{"cond", "X", "outer"}));
     const auto* then_branch =
         g.nodes[1].attributes.at("then_branch").get<std::shared_ptr<const ir::Graph>>();
     ASSERT_NE(then_branch, nullptr);

@@ -1,15 +1,14 @@
-// `unihal bench`: in-process latency of Session::Run (warm-up, then timed iterations).
+// `unihal bench`: in-process latency of Session::Run (warm-up, then timed iterations), or with
+// --compare onnxruntime the same side by side with ONNX Runtime (bench_compare.cc).
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
-#include <numeric>
 
+#include "cli/bench_common.h"
 #include "cli/cli_common.h"
 #include "unihal/hal/thread_pool.h"
 #include "unihal/runtime.h"
@@ -18,60 +17,21 @@
 namespace unihal::cli {
 namespace {
 
-struct BenchOptions {
-  std::string model;
-  std::vector<std::string> inputs;
-  std::string device = "auto";
-  int threads = 0;
-  int iterations = 100;
-  int warmup = 10;
-  uint64_t seed = 0;
-  bool json = false;
-  SimNpuCliOptions sim_npu;
-};
-
-struct LatencyStats {
-  double p50 = 0, p90 = 0, p99 = 0, mean = 0;
-};
-
-// Nearest-rank percentiles: the smallest sample with at least q of the samples at or below it.
-LatencyStats Summarize(std::vector<double> samples_ms) {
-  std::sort(samples_ms.begin(), samples_ms.end());
-  auto percentile = [&](double q) {
-    const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(samples_ms.size())));
-    return samples_ms[std::clamp<size_t>(rank, 1, samples_ms.size()) - 1];
-  };
-  const double total = std::accumulate(samples_ms.begin(), samples_ms.end(), 0.0);
-  return {percentile(0.50), percentile(0.90), percentile(0.99),
-          total / static_cast<double>(samples_ms.size())};
-}
-
 Status Bench(const BenchOptions& options) {
   RuntimeOptions runtime_options;
   runtime_options.cpu_threads = options.threads;
   UH_RETURN_IF_ERROR(ApplySimNpuOptions(options.sim_npu, runtime_options));
   UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create(runtime_options));
   UH_RETURN_IF_ERROR(runtime->FindDevice(options.device));
-  UH_ASSIGN_OR_RETURN(auto inputs, LoadInputs(options.inputs));
   SessionOptions session_options;
   session_options.device = options.device;
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
-  for (const ir::ValueInfo* info : MissingInputs(session->inputs(), inputs)) {
-    UH_ASSIGN_OR_RETURN(Tensor tensor, RandomInput(*info, options.seed, SymbolicDims::kReject));
-    inputs.emplace(info->name, std::move(tensor));
-  }
+  UH_ASSIGN_OR_RETURN(auto inputs, BenchInputs(*session, options));
 
   for (int i = 0; i < options.warmup; ++i) UH_RETURN_IF_ERROR(session->Run(inputs));
-  std::vector<double> samples_ms;
-  samples_ms.reserve(static_cast<size_t>(options.iterations));
-  for (int i = 0; i < options.iterations; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    UH_RETURN_IF_ERROR(session->Run(inputs));
-    const std::chrono::duration<double, std::milli> elapsed =
-        std::chrono::steady_clock::now() - start;
-    samples_ms.push_back(elapsed.count());
-  }
+  UH_ASSIGN_OR_RETURN(std::vector<double> samples_ms,
+                      TimeRuns(*session, inputs, options.iterations));
   const LatencyStats stats = Summarize(samples_ms);
   const int threads = hal::ThreadPool::Process().num_threads();
   const double throughput = stats.mean > 0 ? 1000.0 / stats.mean : 0.0;
@@ -113,6 +73,11 @@ Command AddBenchCommand(CLI::App& parent) {
   app->add_option("-i,--input", options->inputs,
                   "Input as NAME=FILE (.npy or .pb); inputs not given get deterministic random "
                   "values of the model's static shape");
+  app->add_option("--dim", options->dims,
+                  "Size of a symbolic dim of the random inputs, NAME=N (repeatable)");
+  app->add_option("-b,--batch", options->batch,
+                  "Size of a symbolic first (batch) dim of the random inputs")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   app->add_option("-d,--device", options->device, "Device id (cpu:0), driver name (cpu) or auto")
       ->capture_default_str();
   app->add_option("-t,--threads", options->threads, "CPU threads; 0 = one per core")
@@ -125,9 +90,21 @@ Command AddBenchCommand(CLI::App& parent) {
       ->check(CLI::Range(0, std::numeric_limits<int>::max()))
       ->capture_default_str();
   app->add_option("--seed", options->seed, "Seed for the random inputs")->capture_default_str();
+  app->add_option("--compare", options->compare,
+                  "Also run the model in this runtime, interleaved, and compare")
+      ->check(CLI::IsMember({"onnxruntime"}));
+  app->add_option("--python", options->python,
+                  "Python with onnxruntime for --compare (default: $UNIHAL_PYTHON, else the "
+                  "source tree's .venv/bin/python, else python3)");
+  app->add_option("--tolerance", options->tolerance,
+                  "--compare: largest relative error of a float output that still agrees")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
   AddSimNpuOptions(app, &options->sim_npu);
-  return {app, [options] { return Bench(*options); }};
+  return {app, [options] {
+            return options->compare.empty() ? Bench(*options) : BenchCompare(*options);
+          }};
 }
 
 }  // namespace unihal::cli

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -51,6 +52,13 @@ class CliTest : public ::testing::Test {
 
   // Runs `unihal args...`, its stdout and stderr captured in files.
   CliResult Cli(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {UNIHAL_CLI_PATH};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Spawn(argv);
+  }
+
+  // Runs argv[0] (looked up on the PATH when it has no '/') with stdout and stderr captured.
+  CliResult Spawn(std::vector<std::string> argv_strings) {
     const std::string out_path = (dir_ / "stdout.txt").string();
     const std::string err_path = (dir_ / "stderr.txt").string();
     posix_spawn_file_actions_t actions;
@@ -59,17 +67,15 @@ class CliTest : public ::testing::Test {
                                      0644);
     posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0644);
-    std::vector<std::string> argv_strings = {UNIHAL_CLI_PATH};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& arg : argv_strings) argv.push_back(arg.data());
     argv.push_back(nullptr);
     pid_t pid = 0;
     CliResult result;
-    const int spawned = posix_spawn(&pid, UNIHAL_CLI_PATH, &actions, nullptr, argv.data(), environ);
+    const int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (spawned != 0) {
-      ADD_FAILURE() << "cannot start " << UNIHAL_CLI_PATH << ": " << std::strerror(spawned);
+      result.err = "cannot start " + argv_strings[0] + ": " + std::strerror(spawned);
       return result;
     }
     int wait_status = 0;
@@ -80,6 +86,17 @@ class CliTest : public ::testing::Test {
     result.out = ReadFile(out_path);
     result.err = ReadFile(err_path);
     return result;
+  }
+
+  // A Python that can import onnxruntime and numpy ($UNIHAL_PYTHON, else the source tree's
+  // .venv), or "" when there is none.
+  std::string PythonWithOnnxRuntime() {
+    const char* env = std::getenv("UNIHAL_PYTHON");
+    const std::string python = env != nullptr && *env != '\0'
+                                   ? std::string(env)
+                                   : std::string(UNIHAL_SOURCE_DIR) + "/.venv/bin/python";
+    const CliResult r = Spawn({python, "-c", "import numpy, onnxruntime"});
+    return r.exit_code == 0 ? python : "";
   }
 
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
@@ -323,6 +340,87 @@ TEST_F(CliTest, BenchNeedsInputsWithSymbolicDims) {
   EXPECT_EQ(r.err,
             "unihal: error: input 'a' has a symbolic dimension (a: float32[n, 3]), so its shape "
             "is not known; pass it with --input a=FILE\n");
+}
+
+TEST_F(CliTest, BenchBatchSetsTheSymbolicFirstDim) {
+  const std::string model = WriteMatMulModel();
+  const CliResult r =
+      Cli({"bench", model, "--batch", "3", "--iterations", "2", "--warmup", "0", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["iterations"], 2);
+  // --dim names the symbol instead.
+  EXPECT_EQ(Cli({"bench", model, "--dim", "n=2", "--iterations", "1"}).exit_code, 0);
+  const CliResult bad = Cli({"bench", model, "--dim", "n", "--iterations", "1"});
+  EXPECT_EQ(bad.exit_code, 3);
+  EXPECT_EQ(bad.err, "unihal: error: --dim 'n' should be NAME=N, e.g. --dim seq=128\n");
+}
+
+TEST_F(CliTest, BenchCompareWithOnnxRuntimeReportsRatioAndError) {
+  const std::string python = PythonWithOnnxRuntime();
+  if (python.empty()) GTEST_SKIP() << "no Python with onnxruntime (run 'make setup')";
+  const std::string model = WriteMatMulModel();
+  const CliResult r =
+      Cli({"bench", model, "--compare", "onnxruntime", "--python", python, "--threads", "1",
+           "--batch", "4", "--iterations", "6", "--warmup", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json report = json::parse(r.out);
+  EXPECT_EQ(report["model"], model);
+  EXPECT_EQ(report["device"], "cpu:0");
+  EXPECT_EQ(report["threads"], 1);
+  EXPECT_EQ(report["batch"], 4);
+  EXPECT_EQ(report["iterations"], 6);
+  EXPECT_EQ(report["blocks"], 6);
+  const double ours = report["unihal_ms"], theirs = report["onnxruntime_ms"];
+  EXPECT_GT(ours, 0.0);
+  EXPECT_GT(theirs, 0.0);
+  EXPECT_NEAR(report["ratio"].get<double>(), ours / theirs, 1e-9 * (ours / theirs));
+  EXPECT_LE(ours, report["unihal_p90_ms"].get<double>());
+  EXPECT_LE(theirs, report["onnxruntime_p90_ms"].get<double>());
+  EXPECT_GE(report["max_rel_error"].get<double>(), 0.0);
+  EXPECT_LT(report["max_rel_error"].get<double>(), 1e-5);
+  EXPECT_EQ(report["outputs_agree"], true);
+  ASSERT_EQ(report["outputs"].size(), 2u);
+  EXPECT_EQ(report["outputs"][0]["name"], "y/0");
+  EXPECT_EQ(report["outputs"][1]["name"], "y:0");
+  EXPECT_TRUE(report["onnxruntime_version"].is_string());
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliTest, BenchCompareWithoutPythonSaysHowToFix) {
+  const std::string model = WriteMatMulModel();
+  const std::string python = Path("no-such-dir/python");
+  const CliResult r = Cli({"bench", model, "--compare", "onnxruntime", "--python", python,
+                           "--batch", "1", "--iterations", "1"});
+  EXPECT_EQ(r.exit_code, 8);
+  EXPECT_EQ(r.err, "unihal: error: cannot start Python '" + python +
+                       "' for ONNX Runtime (No such file or directory); run 'make setup' to "
+                       "install ONNX Runtime into .venv, or pass --python PATH (or set "
+                       "UNIHAL_PYTHON) to a Python that has the onnxruntime package\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(CliTest, BenchCompareWithAPythonLackingOnnxRuntime) {
+  // A "Python" that fails the worker's imports the way a bare interpreter would.
+  const std::string python = Path("fake_python");
+  std::ofstream(python) << "#!/bin/sh\n"
+                           "echo '{\"ok\": false, \"error\": \"ModuleNotFoundError: No module "
+                           "named onnxruntime\"}'\n";
+  fs::permissions(python, fs::perms::owner_all);
+  const CliResult r = Cli({"bench", WriteMatMulModel(), "--compare", "onnxruntime", "--python",
+                           python, "--batch", "1", "--iterations", "1"});
+  EXPECT_EQ(r.exit_code, 8);
+  EXPECT_EQ(r.err.rfind("unihal: error: Python '" + python +
+                            "' cannot import numpy and onnxruntime (ModuleNotFoundError: No "
+                            "module named onnxruntime); run 'make setup'",
+                        0),
+            0u)
+      << r.err;
+}
+
+TEST_F(CliTest, BenchCompareRejectsOtherRuntimes) {
+  const CliResult r = Cli({"bench", WriteMatMulModel(), "--compare", "tvm"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--compare"), std::string::npos) << r.err;
 }
 
 }  // namespace

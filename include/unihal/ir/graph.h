@@ -63,7 +63,10 @@ struct Node {
   std::string op_type;
   std::string domain;  // "" for ai.onnx
   int opset = 0;       // opset version of `domain` the model imports
-  std::vector<std::string> inputs;   // "" marks an absent optional input
+  // "" marks an absent optional input. A node with subgraph attributes (If, Loop, Scan) lists
+  // after its own inputs the values its subgraphs read from enclosing graphs, in the order of
+  // ir::OuterScopeValues (the loader appends them).
+  std::vector<std::string> inputs;
   std::vector<std::string> outputs;  // "" marks an absent optional output
   std::map<std::string, Attribute> attributes;
 

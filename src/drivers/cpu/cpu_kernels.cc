@@ -20,6 +20,11 @@ void RegisterReferenceCpuKernels(hal::KernelRegistry& registry) {
   RegisterQuantizationKernels(registry);
   RegisterRecurrentKernels(registry);
   RegisterSignalKernels(registry);
+  RegisterTrainingKernels(registry);
+  RegisterFlexAttentionKernels(registry);
+  RegisterMlKernels(registry);
+  RegisterRandomKernels(registry);
+  RegisterControlFlowKernels(registry);
 }
 
 }  // namespace unihal::cpu

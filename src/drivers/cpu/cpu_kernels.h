@@ -33,6 +33,17 @@ void RegisterQuantizationKernels(hal::KernelRegistry& registry);
 void RegisterRecurrentKernels(hal::KernelRegistry& registry);
 // kernels/signal.cc: DFT, STFT and the window functions.
 void RegisterSignalKernels(hal::KernelRegistry& registry);
+// kernels/training.cc: training-mode Dropout and BatchNormalization, Adagrad Adam Momentum.
+void RegisterTrainingKernels(hal::KernelRegistry& registry);
+// kernels/flex_attention.cc: FlexAttention (ai.onnx.preview).
+void RegisterFlexAttentionKernels(hal::KernelRegistry& registry);
+// kernels/ml_ops.cc: ai.onnx.ml ops on numeric tensors.
+void RegisterMlKernels(hal::KernelRegistry& registry);
+// kernels/random.cc: RandomUniform(Like), RandomNormal(Like), Bernoulli.
+void RegisterRandomKernels(hal::KernelRegistry& registry);
+// kernels/control_flow.cc: If, Loop, Scan (they compile their subgraphs with `registry`, which
+// must outlive the kernels it creates).
+void RegisterControlFlowKernels(hal::KernelRegistry& registry);
 // dnnl/*.cc: oneDNN Conv MatMul Gemm MaxPool AveragePool GlobalAveragePool BatchNormalization,
 // at higher priority than the reference kernels for the cases they handle.
 void RegisterDnnlKernels(hal::KernelRegistry& registry);

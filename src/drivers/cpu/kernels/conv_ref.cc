@@ -1,6 +1,8 @@
 // Reference Conv: a direct loop over a 3-D view of the window (1-D/2-D convs get unit dims),
 // parallel over (batch, output channel), with the innermost loop over a contiguous output row.
+// float16 and bfloat16 are widened to float32, computed there and rounded once.
 #include <algorithm>
+#include <vector>
 
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/nn_shapes.h"
@@ -71,28 +73,6 @@ void Convolve(const T* x, const T* w, const T* bias, T* y, const ConvShapes& s,
   });
 }
 
-// float16/bfloat16 Conv computes in float32: these copy a tensor to and from float32.
-Result<Tensor> WidenToF32(const Tensor& t) {
-  UH_ASSIGN_OR_RETURN(Tensor wide, Tensor::Allocate(DType::kF32, t.shape()));
-  float* dst = wide.data_as<float>();
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    dst[i] = t.dtype() == DType::kF16 ? static_cast<float>(t.data_as<Float16>()[i])
-                                      : static_cast<float>(t.data_as<BFloat16>()[i]);
-  }
-  return wide;
-}
-
-void NarrowFromF32(const Tensor& wide, Tensor& t) {
-  const float* src = wide.data_as<float>();
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    if (t.dtype() == DType::kF16) {
-      t.data_as<Float16>()[i] = Float16(src[i]);
-    } else {
-      t.data_as<BFloat16>()[i] = BFloat16(src[i]);
-    }
-  }
-}
-
 class ReferenceConv final : public hal::Kernel {
  public:
   ReferenceConv(WindowAttributes window, int64_t group)
@@ -103,8 +83,7 @@ class ReferenceConv final : public hal::Kernel {
     UH_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(context, 0, "X"));
     UH_ASSIGN_OR_RETURN(const Tensor* w, RequiredInput(context, 1, "W"));
     const Tensor* bias = context.input(2);
-    const bool half = x->dtype() == DType::kF16 || x->dtype() == DType::kBF16;
-    if (!half) UH_RETURN_IF_ERROR(CheckFloatInput(node, *x, "X"));
+    if (!IsHalfFloat(x->dtype())) UH_RETURN_IF_ERROR(CheckFloatInput(node, *x, "X"));
     UH_RETURN_IF_ERROR(CheckSameDType(node, *w, "W", x->dtype()));
     if (bias) UH_RETURN_IF_ERROR(CheckSameDType(node, *bias, "B", x->dtype()));
     UH_ASSIGN_OR_RETURN(
@@ -121,18 +100,14 @@ class ReferenceConv final : public hal::Kernel {
     out_shape.insert(out_shape.end(), geometry.output.begin(), geometry.output.end());
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, x->dtype(), out_shape));
     const WindowGeometry g3 = geometry.As3d();
-    if (half) {
-      UH_ASSIGN_OR_RETURN(const Tensor x32, WidenToF32(*x));
-      UH_ASSIGN_OR_RETURN(const Tensor w32, WidenToF32(*w));
-      Tensor b32;
-      if (bias) {
-        UH_ASSIGN_OR_RETURN(b32, WidenToF32(*bias));
-      }
-      UH_ASSIGN_OR_RETURN(Tensor y32, Tensor::Allocate(DType::kF32, out_shape));
-      Convolve<float>(x32.data_as<float>(), w32.data_as<float>(),
-                      bias ? b32.data_as<float>() : nullptr, y32.data_as<float>(), shapes, g3,
-                      context.thread_pool());
-      NarrowFromF32(y32, *y);
+    if (IsHalfFloat(x->dtype())) {
+      const std::vector<float> x32 = WidenToFloat(*x);
+      const std::vector<float> w32 = WidenToFloat(*w);
+      const std::vector<float> bias32 = bias ? WidenToFloat(*bias) : std::vector<float>();
+      std::vector<float> y32(static_cast<size_t>(y->num_elements()));
+      Convolve<float>(x32.data(), w32.data(), bias ? bias32.data() : nullptr, y32.data(), shapes,
+                      g3, context.thread_pool());
+      NarrowFromFloat(y32, *y);
     } else if (x->dtype() == DType::kF32) {
       Convolve<float>(x->data_as<float>(), w->data_as<float>(),
                       bias ? bias->data_as<float>() : nullptr, y->data_as<float>(), shapes, g3,

@@ -1,5 +1,6 @@
 // Reference Gemm and MatMul over one row-panel routine. Floats accumulate in their own type,
-// integers in int64 (wrapping on the final store like ONNX Runtime).
+// integers in int64 (wrapping on the final store like ONNX Runtime). float16 and bfloat16
+// operands are widened to float32, computed there and rounded once on the final store.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -76,7 +77,48 @@ bool VisitMatMulDType(DType dtype, Fn&& fn) {
 
 Status UnsupportedDType(const ir::Node& node, DType dtype) {
   return UnimplementedError(node.Describe() + ": input A is " + std::string(DTypeName(dtype)) +
-                            "; the cpu kernel takes float32, float64, int32 or int64");
+                            "; the cpu kernel takes float32, float64, float16, bfloat16, int32 or "
+                            "int64");
+}
+
+// Gemm's C: its data and strides in the (M, N) output (0 along broadcast dims).
+template <typename T>
+struct GemmBias {
+  const T* data = nullptr;
+  int64_t row_stride = 0;
+  int64_t col_stride = 0;
+};
+
+template <typename T>
+GemmBias<T> MakeGemmBias(const Tensor* c, const T* data) {
+  GemmBias<T> bias;
+  if (!c) return bias;
+  bias.data = data;
+  if (c->rank() >= 1 && c->shape().back() != 1) bias.col_stride = 1;
+  if (c->rank() == 2 && c->dim(0) != 1) bias.row_stride = c->dim(1);
+  return bias;
+}
+
+// out = alpha * op(A) op(B) + beta * C over the typed buffers.
+template <typename T>
+void ComputeGemm(const T* a, const T* b, GemmBias<T> c, T* out, const GemmShapes& s, bool trans_a,
+                 bool trans_b, float alpha, float beta, hal::ThreadPool& pool) {
+  const MatrixView<T> av{a, trans_a ? 1 : s.k, trans_a ? s.m : 1};
+  const MatrixView<T> bv{b, trans_b ? 1 : s.n, trans_b ? s.k : 1};
+  pool.ParallelFor(s.m, RowGrain(s.k, s.n), [&](int64_t begin, int64_t end) {
+    MultiplyRows(av, bv, out, s.k, s.n, begin, end);
+    for (int64_t r = begin; r < end; ++r) {
+      for (int64_t j = 0; j < s.n; ++j) {
+        using Acc = Accumulator<T>;
+        double value = static_cast<double>(alpha) * static_cast<double>(out[r * s.n + j]);
+        if (c.data) {
+          value += static_cast<double>(beta) *
+                   static_cast<double>(c.data[r * c.row_stride + j * c.col_stride]);
+        }
+        out[r * s.n + j] = static_cast<T>(static_cast<Acc>(value));
+      }
+    }
+  });
 }
 
 class ReferenceGemm final : public hal::Kernel {
@@ -95,31 +137,21 @@ class ReferenceGemm final : public hal::Kernel {
                         CheckGemmShapes(node, a->shape(), b->shape(), c ? &c->shape() : nullptr,
                                         trans_a_, trans_b_));
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, a->dtype(), Shape{s.m, s.n}));
+    if (IsHalfFloat(a->dtype())) {
+      const std::vector<float> a32 = WidenToFloat(*a);
+      const std::vector<float> b32 = WidenToFloat(*b);
+      const std::vector<float> c32 = c ? WidenToFloat(*c) : std::vector<float>();
+      std::vector<float> y32(static_cast<size_t>(s.m * s.n));
+      ComputeGemm<float>(a32.data(), b32.data(), MakeGemmBias<float>(c, c32.data()), y32.data(), s,
+                         trans_a_, trans_b_, alpha_, beta_, context.thread_pool());
+      NarrowFromFloat(y32, *y);
+      return Status::Ok();
+    }
     const bool handled = VisitMatMulDType(a->dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const MatrixView<T> av{a->data_as<T>(), trans_a_ ? 1 : s.k, trans_a_ ? s.m : 1};
-      const MatrixView<T> bv{b->data_as<T>(), trans_b_ ? 1 : s.n, trans_b_ ? s.k : 1};
-      T* out = y->data_as<T>();
-      // C's strides in the (M, N) output: 0 along broadcast dims.
-      int64_t c_row_stride = 0;
-      int64_t c_col_stride = 0;
-      if (c && c->rank() >= 1 && c->shape().back() != 1) c_col_stride = 1;
-      if (c && c->rank() == 2 && c->dim(0) != 1) c_row_stride = c->dim(1);
-      const T* c_data = c ? c->data_as<T>() : nullptr;
-      context.thread_pool().ParallelFor(s.m, RowGrain(s.k, s.n), [&](int64_t begin, int64_t end) {
-        MultiplyRows(av, bv, out, s.k, s.n, begin, end);
-        for (int64_t r = begin; r < end; ++r) {
-          for (int64_t j = 0; j < s.n; ++j) {
-            using Acc = Accumulator<T>;
-            double value = static_cast<double>(alpha_) * static_cast<double>(out[r * s.n + j]);
-            if (c_data) {
-              value += static_cast<double>(beta_) *
-                       static_cast<double>(c_data[r * c_row_stride + j * c_col_stride]);
-            }
-            out[r * s.n + j] = static_cast<T>(static_cast<Acc>(value));
-          }
-        }
-      });
+      ComputeGemm<T>(a->data_as<T>(), b->data_as<T>(),
+                     MakeGemmBias<T>(c, c ? c->data_as<T>() : nullptr), y->data_as<T>(), s,
+                     trans_a_, trans_b_, alpha_, beta_, context.thread_pool());
     });
     if (!handled) return UnsupportedDType(node, a->dtype());
     return Status::Ok();
@@ -132,6 +164,28 @@ class ReferenceGemm final : public hal::Kernel {
   const float beta_;
 };
 
+// Batched (broadcast) out = a b over the typed buffers.
+template <typename T>
+void ComputeMatMul(const T* a_data, const T* b_data, T* out, const MatMulShapes& s,
+                   hal::ThreadPool& pool) {
+  // Work items are (batch, row) pairs so small-batch large-M and many-batch cases both
+  // spread over the threads.
+  const int64_t items = NumElements(s.batch) * s.m;
+  pool.ParallelFor(items, RowGrain(s.k, s.n), [&](int64_t begin, int64_t end) {
+    while (begin < end) {
+      const int64_t batch = begin / s.m;
+      const int64_t row_begin = begin % s.m;
+      const int64_t row_end = std::min(s.m, row_begin + (end - begin));
+      const MatrixView<T> av{a_data + BroadcastBatchOffset(s.batch, s.a_batch, batch) * s.m * s.k,
+                             s.k, 1};
+      const MatrixView<T> bv{b_data + BroadcastBatchOffset(s.batch, s.b_batch, batch) * s.k * s.n,
+                             s.n, 1};
+      MultiplyRows(av, bv, out + batch * s.m * s.n, s.k, s.n, row_begin, row_end);
+      begin += row_end - row_begin;
+    }
+  });
+}
+
 class ReferenceMatMul final : public hal::Kernel {
  public:
   Status Compute(hal::KernelContext& context) const override {
@@ -141,28 +195,17 @@ class ReferenceMatMul final : public hal::Kernel {
     UH_RETURN_IF_ERROR(CheckSameDType(node, *b, "B", a->dtype()));
     UH_ASSIGN_OR_RETURN(MatMulShapes s, ResolveMatMulShapes(node, a->shape(), b->shape()));
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, a->dtype(), s.output));
-    const int64_t batches = NumElements(s.batch);
+    if (IsHalfFloat(a->dtype())) {
+      const std::vector<float> a32 = WidenToFloat(*a);
+      const std::vector<float> b32 = WidenToFloat(*b);
+      std::vector<float> y32(static_cast<size_t>(y->num_elements()));
+      ComputeMatMul<float>(a32.data(), b32.data(), y32.data(), s, context.thread_pool());
+      NarrowFromFloat(y32, *y);
+      return Status::Ok();
+    }
     const bool handled = VisitMatMulDType(a->dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const T* a_data = a->data_as<T>();
-      const T* b_data = b->data_as<T>();
-      T* out = y->data_as<T>();
-      // Work items are (batch, row) pairs so small-batch large-M and many-batch cases both
-      // spread over the threads.
-      const int64_t items = batches * s.m;
-      context.thread_pool().ParallelFor(items, RowGrain(s.k, s.n), [&](int64_t begin, int64_t end) {
-        while (begin < end) {
-          const int64_t batch = begin / s.m;
-          const int64_t row_begin = begin % s.m;
-          const int64_t row_end = std::min(s.m, row_begin + (end - begin));
-          const MatrixView<T> av{
-              a_data + BroadcastBatchOffset(s.batch, s.a_batch, batch) * s.m * s.k, s.k, 1};
-          const MatrixView<T> bv{
-              b_data + BroadcastBatchOffset(s.batch, s.b_batch, batch) * s.k * s.n, s.n, 1};
-          MultiplyRows(av, bv, out + batch * s.m * s.n, s.k, s.n, row_begin, row_end);
-          begin += row_end - row_begin;
-        }
-      });
+      ComputeMatMul<T>(a->data_as<T>(), b->data_as<T>(), y->data_as<T>(), s, context.thread_pool());
     });
     if (!handled) return UnsupportedDType(node, a->dtype());
     return Status::Ok();

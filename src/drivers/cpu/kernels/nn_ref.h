@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "unihal/hal/kernel.h"
 #include "unihal/status.h"
@@ -29,5 +30,12 @@ Status CheckFloatInput(const ir::Node& node, const Tensor& tensor, const std::st
 // An error unless `tensor` has `dtype` (inputs that must match X).
 Status CheckSameDType(const ir::Node& node, const Tensor& tensor, const std::string& name,
                       DType dtype);
+
+// float16 and bfloat16, which the reference NN kernels compute in float32 and round once.
+bool IsHalfFloat(DType dtype);
+// A float16/bfloat16 tensor's elements as float32.
+std::vector<float> WidenToFloat(const Tensor& t);
+// Rounds float32 results into a float16/bfloat16 tensor of as many elements.
+void NarrowFromFloat(const std::vector<float>& values, Tensor& t);
 
 }  // namespace unihal::cpu

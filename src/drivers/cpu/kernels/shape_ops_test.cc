@@ -133,7 +133,7 @@ TEST(ShapeOpsTest, FlattenSqueezeUnsqueezeIdentity) {
   EXPECT_TRUE(AllClose(d[1], Tensor::FromVector<float>({3, 5}, std::vector<float>(15, 1.0f))));
   const Status training = RunStatus(MakeNode("Dropout", {"x", "", "t"}, {"y"}, {}, 13),
                                     {r, Tensor(), Tensor::Scalar<bool>(true)});
-  EXPECT_EQ(training.code(), StatusCode::kUnimplemented);
+  EXPECT_TRUE(training.ok()) << training.ToString();  // training mode: kernels/training.cc
 }
 
 TEST(ShapeOpsTest, TransposeAnyDTypeAndPerm) {
