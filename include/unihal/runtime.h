@@ -7,12 +7,16 @@
 #include <vector>
 
 #include "unihal/hal/device.h"
+#include "unihal/hal/sim_npu_options.h"
 #include "unihal/status.h"
 
 namespace unihal {
 
 struct RuntimeOptions {
   int cpu_threads = 0;  // 0 = one per core
+  // The simulated NPU (R1.6): name profiles (e.g. {"edge-34"}) to enable it; fault injection.
+  // Never picked by FindDevice("auto"); ask for "sim-npu" or "sim-npu:0".
+  hal::SimNpuOptions sim_npu;
 };
 
 // A driver that could not open any device here, and why.

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,9 @@ class Session {
   const std::vector<ir::ValueInfo>& inputs() const;
   const std::vector<ir::ValueInfo>& outputs() const;
   const std::string& device_id() const;
+  // On a simulated device (sim-npu): the modelled, not measured, latency of one run in seconds
+  // at the device's current clock. nullopt on real devices.
+  std::optional<double> ModeledLatencySeconds() const;
   const ir::Model& model() const { return *model_; }
 
   // Runs once. Every graph input must be given, with its declared dtype and a shape that

@@ -8,6 +8,7 @@ Result<std::shared_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) 
   std::shared_ptr<Runtime> runtime(new Runtime());  // private constructor: make_shared can't
   hal::DriverOptions driver_options;
   driver_options.cpu_threads = options.cpu_threads;
+  driver_options.sim_npu = options.sim_npu;
   for (std::unique_ptr<hal::Driver>& driver : drivers::CreateBuiltinDrivers()) {
     Result<std::vector<std::shared_ptr<hal::Device>>> devices = driver->OpenDevices(driver_options);
     if (!devices.ok()) {

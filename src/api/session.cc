@@ -74,6 +74,10 @@ const std::vector<ir::ValueInfo>& Session::inputs() const { return model_->graph
 const std::vector<ir::ValueInfo>& Session::outputs() const { return model_->graph.outputs; }
 const std::string& Session::device_id() const { return device_->info().id; }
 
+std::optional<double> Session::ModeledLatencySeconds() const {
+  return executor_->ModeledLatencySeconds();
+}
+
 Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
   std::string expected;
   for (const auto& info : this->inputs()) expected += "\n  " + info.Describe();

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ class GraphExecutor {
   // `inputs` by name; outputs in the graph's output order. Thread-safe.
   Result<std::vector<Tensor>> Run(const std::map<std::string, Tensor>& inputs) const;
   const hal::Device& device() const { return *device_; }
+  // Simulated devices: the modelled latency of one run (hal::Executable::ModeledLatencySeconds).
+  std::optional<double> ModeledLatencySeconds() const {
+    return executable_->ModeledLatencySeconds();
+  }
 
   GraphExecutor(std::shared_ptr<hal::Device> device, std::shared_ptr<hal::Executable> exe)
       : device_(std::move(device)), executable_(std::move(exe)) {}

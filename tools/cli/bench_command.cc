@@ -5,6 +5,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/bench_common.h"
@@ -19,6 +20,7 @@ namespace {
 Status Bench(const BenchOptions& options) {
   RuntimeOptions runtime_options;
   runtime_options.cpu_threads = options.threads;
+  UH_RETURN_IF_ERROR(ApplySimNpuOptions(options.sim_npu, runtime_options));
   UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create(runtime_options));
   UH_RETURN_IF_ERROR(runtime->FindDevice(options.device));
   SessionOptions session_options;
@@ -33,9 +35,10 @@ Status Bench(const BenchOptions& options) {
   const LatencyStats stats = Summarize(samples_ms);
   const int threads = hal::ThreadPool::Process().num_threads();
   const double throughput = stats.mean > 0 ? 1000.0 / stats.mean : 0.0;
+  const std::optional<double> modeled_s = session->ModeledLatencySeconds();  // sim-npu only
 
   if (options.json) {
-    const nlohmann::ordered_json report = {
+    nlohmann::ordered_json report = {
         {"model", options.model},
         {"device", session->device_id()},
         {"threads", threads},
@@ -44,6 +47,8 @@ Status Bench(const BenchOptions& options) {
          {{"p50", stats.p50}, {"p90", stats.p90}, {"p99", stats.p99}, {"mean", stats.mean}}},
         {"throughput_per_s", throughput},
     };
+    // Simulated devices only (sim-npu): the modelled latency, never a measurement.
+    if (modeled_s) report["modeled_latency_ms"] = *modeled_s * 1e3;
     std::cout << report.dump(2) << "\n";
     return Status::Ok();
   }
@@ -52,6 +57,10 @@ Status Bench(const BenchOptions& options) {
   fmt::print("latency ms: p50 {:.3f}  p90 {:.3f}  p99 {:.3f}  mean {:.3f}\n", stats.p50, stats.p90,
              stats.p99, stats.mean);
   fmt::print("throughput: {:.1f} runs/s\n", throughput);
+  if (modeled_s) {
+    fmt::print("modelled latency on the simulated device (not measured): {:.3f} ms\n",
+               *modeled_s * 1e3);
+  }
   return Status::Ok();
 }
 
@@ -92,6 +101,7 @@ Command AddBenchCommand(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
+  AddSimNpuOptions(app, &options->sim_npu);
   return {app, [options] {
             return options->compare.empty() ? Bench(*options) : BenchCompare(*options);
           }};

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_common.h"
 #include "unihal/session.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
@@ -26,6 +27,7 @@ struct BenchOptions {
   double tolerance = 1e-3;
   uint64_t seed = 0;
   bool json = false;
+  SimNpuCliOptions sim_npu;
 };
 
 struct LatencyStats {

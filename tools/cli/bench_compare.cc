@@ -147,6 +147,7 @@ void PrintText(const BenchOptions& options, const ordered_json& report, const La
 Status BenchCompare(const BenchOptions& options) {
   RuntimeOptions runtime_options;
   runtime_options.cpu_threads = options.threads;
+  UH_RETURN_IF_ERROR(ApplySimNpuOptions(options.sim_npu, runtime_options));
   UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create(runtime_options));
   UH_RETURN_IF_ERROR(runtime->FindDevice(options.device));
   SessionOptions session_options;

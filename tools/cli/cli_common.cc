@@ -212,4 +212,24 @@ Result<Tensor> ToNumpyCompatible(const Tensor& tensor) {
   return converted;
 }
 
+void AddSimNpuOptions(CLI::App* app, SimNpuCliOptions* options) {
+  app->add_option("--sim-npu", options->profiles,
+                  "Enable a SIMULATED NPU with this profile (edge-34, tiny-4 or a .json path); "
+                  "repeatable. Its figures are modelled, not measured");
+  app->add_option("--sim-npu-faults", options->faults,
+                  "Inject faults into the simulated NPU, e.g. error_rate=0.05,seed=1,"
+                  "lost_after_runs=100,oom_rate=0.1,hang_rate=0.01,hang_timeout_s=2");
+  app->add_flag("--sim-npu-emulate-latency", options->emulate_latency,
+                "Make each simulated NPU run take its modelled latency in wall time");
+}
+
+Status ApplySimNpuOptions(const SimNpuCliOptions& options, RuntimeOptions& runtime_options) {
+  runtime_options.sim_npu.profiles = options.profiles;
+  if (options.emulate_latency) runtime_options.sim_npu.emulate_latency = true;
+  if (!options.faults.empty()) {
+    UH_RETURN_IF_ERROR(hal::ParseSimNpuFaults(options.faults, runtime_options.sim_npu.faults));
+  }
+  return Status::Ok();
+}
+
 }  // namespace unihal::cli

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "unihal/ir/graph.h"
+#include "unihal/runtime.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
 
@@ -42,6 +43,17 @@ struct Command {
 Command AddDevicesCommand(CLI::App& parent);
 Command AddRunCommand(CLI::App& parent);
 Command AddBenchCommand(CLI::App& parent);
+
+// The simulated NPU flags shared by devices, run and bench: --sim-npu PROFILE (repeatable),
+// --sim-npu-faults SPEC, --sim-npu-emulate-latency.
+struct SimNpuCliOptions {
+  std::vector<std::string> profiles;
+  std::string faults;
+  bool emulate_latency = false;
+};
+void AddSimNpuOptions(CLI::App* app, SimNpuCliOptions* options);
+// Copies the flags into `runtime_options`; a bad fault spec is kInvalidArgument.
+Status ApplySimNpuOptions(const SimNpuCliOptions& options, RuntimeOptions& runtime_options);
 
 // Parses "NAME=FILE" (split at the first '='); names must be unique.
 Result<std::map<std::string, std::string>> ParseInputSpecs(const std::vector<std::string>& specs);

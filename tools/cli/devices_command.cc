@@ -26,6 +26,7 @@ json OrNull(const std::optional<T>& value) {
 json HealthJson(const hal::DeviceHealth& health) {
   return {
       {"state", HealthStateName(health.state)},
+      {"is_simulated", health.is_simulated},  // true: every figure below is modelled
       {"temperature_c", OrNull(health.temperature_c)},
       {"power_w", OrNull(health.power_w)},
       {"energy_j", OrNull(health.energy_j)},
@@ -93,15 +94,19 @@ void PrintTable(const Runtime& runtime, const std::vector<hal::DeviceHealth>& he
   for (const UnavailableDriver& driver : runtime.unavailable()) {
     fmt::print("unavailable: {}: {}\n", driver.driver, driver.reason);
   }
-  fmt::print("('-' = not reported by this platform)\n");
+  fmt::print(
+      "('-' = not reported by this platform; (simulated) = modelled figures, not hardware)\n");
 }
 
 struct DevicesOptions {
   bool json = false;
+  SimNpuCliOptions sim_npu;
 };
 
 Status RunDevices(const DevicesOptions& options) {
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create());
+  RuntimeOptions runtime_options;
+  UH_RETURN_IF_ERROR(ApplySimNpuOptions(options.sim_npu, runtime_options));
+  UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create(runtime_options));
   // Rates (utilization, power) are counter differences: the first sample starts the window,
   // the second, a short while later, reads it.
   for (const auto& device : runtime->devices()) (void)device->Health();
@@ -131,6 +136,7 @@ Command AddDevicesCommand(CLI::App& parent) {
   CLI::App* app =
       parent.add_subcommand("devices", "List the devices, their capabilities and health");
   app->add_flag("--json", options->json, "Print JSON instead of a table");
+  AddSimNpuOptions(app, &options->sim_npu);
   return {app, [options] { return RunDevices(*options); }};
 }
 

@@ -23,6 +23,7 @@ struct RunCommandOptions {
   bool random_inputs = false;
   uint64_t seed = 0;
   bool json = false;
+  SimNpuCliOptions sim_npu;
 };
 
 Status CreateOutputDir(const std::string& dir) {
@@ -60,7 +61,9 @@ Status CompleteInputs(const Session& session, const RunCommandOptions& options,
 }
 
 Status RunModel(const RunCommandOptions& options) {
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create());
+  RuntimeOptions runtime_options;
+  UH_RETURN_IF_ERROR(ApplySimNpuOptions(options.sim_npu, runtime_options));
+  UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create(runtime_options));
   UH_RETURN_IF_ERROR(runtime->FindDevice(options.device));
   UH_ASSIGN_OR_RETURN(auto inputs, LoadInputs(options.inputs));
   SessionOptions session_options;
@@ -124,6 +127,7 @@ Command AddRunCommand(CLI::App& parent) {
                 "Fill inputs not given with deterministic random values (symbolic dims = 1)");
   app->add_option("--seed", options->seed, "Seed for --random-inputs")->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
+  AddSimNpuOptions(app, &options->sim_npu);
   return {app, [options] { return RunModel(*options); }};
 }
 

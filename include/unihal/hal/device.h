@@ -2,6 +2,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "unihal/hal/buffer.h"
 #include "unihal/hal/device_info.h"
@@ -15,6 +17,12 @@ namespace unihal::hal {
 
 struct CompileOptions {};
 
+// R2.4 power states. A device that cannot change its power state answers kUnimplemented with
+// the reason.
+enum class PowerState { kPerformance, kBalanced, kLowPower };
+std::string_view PowerStateName(PowerState state);  // "performance", "balanced", "low-power"
+std::optional<PowerState> ParsePowerState(std::string_view name);
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -27,6 +35,10 @@ class Device {
   virtual SupportResult Supports(const ir::Node& node, const ir::Graph& graph) const = 0;
   virtual Result<std::shared_ptr<Executable>> Compile(const ir::Graph& subgraph,
                                                       const CompileOptions& options) = 0;
+  virtual Status SetPowerState(PowerState state) {
+    return UnimplementedError(info().id + ": power state " + std::string(PowerStateName(state)) +
+                              " cannot be set: the driver has no power control");
+  }
 };
 
 }  // namespace unihal::hal

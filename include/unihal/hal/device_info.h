@@ -45,6 +45,8 @@ struct DeviceHealth {
   std::optional<bool> throttling;
   std::optional<int64_t> error_count;
   HealthState state = HealthState::kUnknown;
+  // True when every figure above is modelled by a simulator (sim-npu), not read from hardware.
+  bool is_simulated = false;
 };
 
 }  // namespace unihal::hal

@@ -1,6 +1,7 @@
 // A compiled subgraph, ready to run on its device.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -19,6 +20,9 @@ class Executable {
   // Runs once. `inputs` follow inputs(); `outputs` is resized to outputs().size().
   // Thread-safe: concurrent calls are allowed.
   virtual Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) = 0;
+  // Simulated devices only (sim-npu): the modelled, never measured, latency of one run at the
+  // device's current clock, in seconds. nullopt for real hardware.
+  virtual std::optional<double> ModeledLatencySeconds() const { return std::nullopt; }
 };
 
 }  // namespace unihal::hal

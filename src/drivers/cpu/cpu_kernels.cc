@@ -3,6 +3,11 @@
 namespace unihal::cpu {
 
 void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
+  RegisterReferenceCpuKernels(registry);
+  RegisterDnnlKernels(registry);
+}
+
+void RegisterReferenceCpuKernels(hal::KernelRegistry& registry) {
   RegisterElementwiseKernels(registry);
   RegisterMathKernels(registry);
   RegisterShapeKernels(registry);
@@ -20,7 +25,6 @@ void RegisterAllCpuKernels(hal::KernelRegistry& registry) {
   RegisterMlKernels(registry);
   RegisterRandomKernels(registry);
   RegisterControlFlowKernels(registry);
-  RegisterDnnlKernels(registry);
 }
 
 }  // namespace unihal::cpu

@@ -50,5 +50,8 @@ void RegisterDnnlKernels(hal::KernelRegistry& registry);
 
 // Everything above.
 void RegisterAllCpuKernels(hal::KernelRegistry& registry);
+// Everything above except oneDNN: the plain C++ reference kernels (the numerics oracle), which
+// the sim-npu driver computes with (wired in src/drivers/registry.cc).
+void RegisterReferenceCpuKernels(hal::KernelRegistry& registry);
 
 }  // namespace unihal::cpu
