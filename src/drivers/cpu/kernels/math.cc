@@ -268,6 +268,13 @@ Status ComputeLayerNormalization(KernelContext& context) {
   return Status::Ok();
 }
 
+// ReduceMax and ReduceMin: numeric dtypes, and bool from opset 20.
+hal::SupportResult SupportsMaxMinReduce(const hal::KernelCreateInfo& info) {
+  static const SupportsFn numeric = AcceptInputDTypes({0}, NumericDTypes());
+  static const SupportsFn all = AcceptInputDTypes({0}, AllDTypes());
+  return info.node.opset >= 20 ? all(info) : numeric(info);
+}
+
 }  // namespace
 
 void RegisterMathKernels(hal::KernelRegistry& registry) {
