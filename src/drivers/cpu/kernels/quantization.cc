@@ -1,6 +1,7 @@
 // Reference quantization kernels: QuantizeLinear, DequantizeLinear (per-tensor, per-axis and,
-// from opset 21, blocked) and DynamicQuantizeLinear. The quantized MatMul / Conv family lives in
-// quantized_linear.cc.
+// from opset 21, blocked; 8/16-bit integers, and float8 / float4 / int4 / int2 through
+// unihal/low_precision.h) and DynamicQuantizeLinear. The quantized MatMul / Conv family lives
+// in quantized_linear.cc.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -66,7 +67,10 @@ Status CheckBlockedScale(const ir::Node& node, const Shape& x, const Shape& scal
 // Works out the layout of `scale` (and `zero_point`, which must match it) for input shape x.
 Result<ParamLayout> ResolveParamLayout(const ir::Node& node, const Shape& x, const Tensor& scale,
                                        const Tensor* zero_point, int64_t axis, int64_t block_size) {
-  if (zero_point && zero_point->shape() != scale.shape()) {
+  const bool both_scalar_like = zero_point && zero_point->num_elements() == 1 &&
+                                scale.num_elements() == 1 && zero_point->rank() <= 1 &&
+                                scale.rank() <= 1;
+  if (zero_point && zero_point->shape() != scale.shape() && !both_scalar_like) {
     return InvalidArgumentError(node.Describe() + ": zero point " + zero_point->Describe() +
                                 " and scale " + scale.Describe() + " differ in shape");
   }
@@ -134,7 +138,9 @@ Result<DType> QuantizeOutputDType(const ir::Node& node, const Tensor* zero_point
                                 std::string(DTypeName(*attribute)) + " differs from y_zero_point " +
                                 std::string(DTypeName(out)));
   }
-  const auto& allowed = QuantizedDTypes();
+  std::vector<DType> allowed = QuantizedDTypes();
+  const auto& low_precision = LowPrecisionQuantizedDTypes();
+  allowed.insert(allowed.end(), low_precision.begin(), low_precision.end());
   if (std::find(allowed.begin(), allowed.end(), out) == allowed.end()) {
     return UnimplementedError(node.Describe() + " opset " + std::to_string(node.opset) +
                               ": quantizing to " + std::string(DTypeName(out)) +
@@ -159,10 +165,11 @@ Status ComputeQuantizeLinear(KernelContext& context) {
     UH_ASSIGN_OR_RETURN(precision, DTypeAttribute(node, "precision"));
   }
   const DType divide_dtype = precision.value_or(scale->dtype());
-  const std::vector<double> xs = ToDoubles(*x);
-  const std::vector<double> scales = ToDoubles(*scale);
+  const std::vector<double> xs = QuantValuesAsDoubles(*x);
+  const std::vector<double> scales = QuantValuesAsDoubles(*scale);
   const std::vector<double> zero_points =
-      zero_point ? ToDoubles(*zero_point) : std::vector<double>(scales.size(), 0.0);
+      zero_point ? QuantValuesAsDoubles(*zero_point) : std::vector<double>(scales.size(), 0.0);
+  // x / y_scale per element, rounded to divide_dtype as the division there would.
   std::vector<double> quantized(xs.size());
   const bool visited = VisitFloatDType(divide_dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -170,7 +177,7 @@ Status ComputeQuantizeLinear(KernelContext& context) {
       const size_t p = static_cast<size_t>(layout.Index(static_cast<int64_t>(i)));
       const T ratio =
           FromCompute<T>(ToCompute(FromDouble<T>(xs[i])) / ToCompute(FromDouble<T>(scales[p])));
-      quantized[i] = std::nearbyint(AsDouble(ratio)) + zero_points[p];
+      quantized[i] = AsDouble(ratio);
     }
   });
   if (!visited) {
@@ -179,6 +186,20 @@ Status ComputeQuantizeLinear(KernelContext& context) {
                               " is not supported (float types only)");
   }
   UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, out_dtype, x->shape()));
+  auto param_index = [&](size_t i) {
+    return static_cast<size_t>(layout.Index(static_cast<int64_t>(i)));
+  };
+  if (IsStorageOnly(out_dtype)) {
+    int64_t saturate = 1;
+    if (node.opset >= 19) {
+      UH_ASSIGN_OR_RETURN(saturate, node.GetInt("saturate", 1));
+    }
+    StoreLowPrecision(quantized, zero_points, param_index, saturate != 0, y);
+    return Status::Ok();
+  }
+  for (size_t i = 0; i < quantized.size(); ++i) {
+    quantized[i] = std::nearbyint(quantized[i]) + zero_points[param_index(i)];
+  }
   StoreSaturated(quantized, y);
   return Status::Ok();
 }
@@ -190,6 +211,8 @@ Status ComputeDequantizeLinear(KernelContext& context) {
   const Tensor* zero_point = context.input(2);
   std::vector<DType> x_dtypes = QuantizedDTypes();
   x_dtypes.push_back(DType::kI32);
+  const auto& low_precision = LowPrecisionQuantizedDTypes();
+  x_dtypes.insert(x_dtypes.end(), low_precision.begin(), low_precision.end());
   UH_RETURN_IF_ERROR(CheckDType(node, *x, "x", x_dtypes));
   UH_RETURN_IF_ERROR(CheckDType(node, *scale, "x_scale", FloatDTypes()));
   if (zero_point) UH_RETURN_IF_ERROR(CheckDType(node, *zero_point, "x_zero_point", {x->dtype()}));
@@ -204,10 +227,10 @@ Status ComputeDequantizeLinear(KernelContext& context) {
     return InvalidArgumentError(node.Describe() + ": output_dtype " +
                                 std::string(DTypeName(out_dtype)) + " is not a float type");
   }
-  const std::vector<double> xs = ToDoubles(*x);
-  const std::vector<double> scales = ToDoubles(*scale);
+  const std::vector<double> xs = QuantValuesAsDoubles(*x);
+  const std::vector<double> scales = QuantValuesAsDoubles(*scale);
   const std::vector<double> zero_points =
-      zero_point ? ToDoubles(*zero_point) : std::vector<double>(scales.size(), 0.0);
+      zero_point ? QuantValuesAsDoubles(*zero_point) : std::vector<double>(scales.size(), 0.0);
   UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, out_dtype, x->shape()));
   VisitFloatDType(out_dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -258,10 +281,15 @@ Status ComputeDynamicQuantizeLinear(KernelContext& context) {
 }  // namespace
 
 void RegisterQuantizationKernels(hal::KernelRegistry& registry) {
-  registry.Register(
-      ReferenceKernelDef("QuantizeLinear", 10, INT_MAX, StatelessKernel(ComputeQuantizeLinear)));
-  registry.Register(ReferenceKernelDef("DequantizeLinear", 10, INT_MAX,
-                                       StatelessKernel(ComputeDequantizeLinear)));
+  // Both take float8 / float4 / int4 / int2 tensors (LowPrecisionQuantizedDTypes).
+  hal::KernelDef quantize =
+      ReferenceKernelDef("QuantizeLinear", 10, INT_MAX, StatelessKernel(ComputeQuantizeLinear));
+  quantize.accepts_storage_only_dtypes = true;
+  registry.Register(std::move(quantize));
+  hal::KernelDef dequantize =
+      ReferenceKernelDef("DequantizeLinear", 10, INT_MAX, StatelessKernel(ComputeDequantizeLinear));
+  dequantize.accepts_storage_only_dtypes = true;
+  registry.Register(std::move(dequantize));
   registry.Register(ReferenceKernelDef("DynamicQuantizeLinear", 11, INT_MAX,
                                        StatelessKernel(ComputeDynamicQuantizeLinear)));
   RegisterQuantizedLinearKernels(registry);

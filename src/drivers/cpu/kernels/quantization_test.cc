@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "testing/op_test_util.h"
+#include "unihal/low_precision.h"
 
 namespace unihal::cpu {
 namespace {
@@ -131,12 +133,12 @@ TEST(QuantizationTest, DynamicQuantizeLinearCoversZero) {
 TEST(QuantizationTest, ErrorsNameTheNodeAndTheProblem) {
   const Tensor x = RandomTensor(DType::kF32, {4}, 51);
   const Tensor scale = Tensor::Scalar<float>(0.1f);
-  // FLOAT8E4M3FN (17) has no unihal dtype.
+  // FLOAT8E8M0 (24) is not a QuantizeLinear output type.
   Status s =
-      RunStatus(MakeNode("QuantizeLinear", {"x", "s"}, {"y"}, {{"output_dtype", AttrInt(17)}}, 21),
+      RunStatus(MakeNode("QuantizeLinear", {"x", "s"}, {"y"}, {{"output_dtype", AttrInt(24)}}, 21),
                 {x, scale});
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_NE(s.message().find("FLOAT8E4M3FN"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("not supported"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("QuantizeLinear_under_test"), std::string::npos) << s.message();
   // output_dtype INT8 (3) contradicts a uint8 zero point.
   s = RunStatus(
@@ -152,6 +154,60 @@ TEST(QuantizationTest, ErrorsNameTheNodeAndTheProblem) {
   s = RunStatus(MakeNode("MatMulInteger", {"a", "b"}, {"y"}, {}, 10), {x, x});
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("MatMulInteger_under_test"), std::string::npos) << s.message();
+}
+
+// A storage-only tensor holding `codes` (packed by StoreCode).
+Tensor CodeTensor(DType dtype, Shape shape, const std::vector<uint8_t>& codes) {
+  Result<Tensor> t = Tensor::Allocate(dtype, std::move(shape));
+  EXPECT_TRUE(t.ok());
+  if (!t.ok()) return Tensor();
+  std::memset(t->data(), 0, t->nbytes());
+  for (size_t i = 0; i < codes.size(); ++i) {
+    StoreCode(t->data(), dtype, static_cast<int64_t>(i), codes[i]);
+  }
+  return *t;
+}
+
+TEST(QuantizationTest, Int4RoundTrip) {
+  const Tensor x = RandomTensor(DType::kF32, {7}, 31, -3, 3);
+  const float scale = 0.25f;
+  const int64_t zero_point = -2;
+  const Tensor zero = CodeTensor(DType::kI4, {}, {CastToIntCode(DType::kI4, zero_point)});
+  const Tensor s = Tensor::Scalar<float>(scale);
+  const Tensor q =
+      RunAll(MakeNode("QuantizeLinear", {"x", "s", "z"}, {"y"}, {}, 21), {x, s, zero})[0];
+  ASSERT_EQ(q.dtype(), DType::kI4);
+  const Tensor y =
+      RunAll(MakeNode("DequantizeLinear", {"x", "s", "z"}, {"y"}, {}, 21), {q, s, zero})[0];
+  for (int64_t i = 0; i < 7; ++i) {
+    const double ratio = x.data_as<float>()[i] / scale;
+    const double expected = Clamp(std::nearbyint(ratio) + zero_point, -8, 7);
+    EXPECT_EQ(DecodeLowPrecision(DType::kI4, LoadCode(q.data(), DType::kI4, i)), expected) << i;
+    EXPECT_FLOAT_EQ(y.data_as<float>()[i], static_cast<float>((expected - zero_point) * scale));
+  }
+}
+
+TEST(QuantizationTest, Float8SaturateOnAndOff) {
+  const Tensor x = Tensor::FromVector<float>({3}, {1000.0f, -1000.0f, 1.5f});
+  const Tensor s = Tensor::Scalar<float>(1.0f);
+  const Tensor zero = CodeTensor(DType::kF8E4M3FN, {}, {0});
+  for (const int64_t saturate : {1, 0}) {
+    const Tensor q = RunAll(
+        MakeNode("QuantizeLinear", {"x", "s", "z"}, {"y"}, {{"saturate", AttrInt(saturate)}}, 21),
+        {x, s, zero})[0];
+    ASSERT_EQ(q.dtype(), DType::kF8E4M3FN);
+    const auto value = [&](int64_t i) {
+      return DecodeLowPrecision(DType::kF8E4M3FN, LoadCode(q.data(), DType::kF8E4M3FN, i));
+    };
+    if (saturate) {
+      EXPECT_EQ(value(0), 448.0);
+      EXPECT_EQ(value(1), -448.0);
+    } else {
+      EXPECT_TRUE(std::isnan(value(0)));
+      EXPECT_TRUE(std::isnan(value(1)));
+    }
+    EXPECT_EQ(value(2), 1.5);
+  }
 }
 
 }  // namespace
