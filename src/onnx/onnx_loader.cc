@@ -2,6 +2,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <onnx/defs/schema.h>
 
 #include <cerrno>
 #include <climits>
@@ -88,12 +89,6 @@ Result<std::map<std::string, int>> ConvertOpsetImports(const onnx::ModelProto& p
           std::to_string(version) + " is newer than unihal supports (max " +
           std::to_string(kMaxAiOnnxOpset) + "); convert it with onnx.version_converter");
     }
-    if (domain.empty() && version < kMinAiOnnxOpset) {
-      return UnimplementedError("the model uses ai.onnx opset " + std::to_string(version) +
-                                ", which is older than unihal supports (min " +
-                                std::to_string(kMinAiOnnxOpset) +
-                                "); convert it with onnx.version_converter");
-    }
     auto [it, inserted] = imports.emplace(domain, version);
     if (!inserted && it->second != version) {
       return InvalidArgumentError("the model imports " + shown + " twice, as opsets " +
@@ -101,6 +96,31 @@ Result<std::map<std::string, int>> ConvertOpsetImports(const onnx::ModelProto& p
     }
   }
   return imports;
+}
+
+// Models older than opset 7 load when each of their ai.onnx ops is still the version opset 7
+// has (e.g. Not-1): those run exactly as at opset 7. Any op that changed since is refused.
+Status CheckOpsOlderThanOpset7(const onnx::GraphProto& graph, int opset) {
+  const auto* registry = onnx::OpSchemaRegistry::Instance();
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const onnx::NodeProto& node = graph.node(i);
+    if (!node.domain().empty() && node.domain() != "ai.onnx") continue;
+    const onnx::OpSchema* old_schema = registry->GetSchema(node.op_type(), opset, "");
+    const onnx::OpSchema* schema_at_7 = registry->GetSchema(node.op_type(), kMinAiOnnxOpset, "");
+    if (!old_schema || !schema_at_7 ||
+        old_schema->since_version() != schema_at_7->since_version()) {
+      return UnimplementedError(
+          "the model uses ai.onnx opset " + std::to_string(opset) + ", and its node '" +
+          node.name() + "' (" + node.op_type() +
+          ") changed between that opset and opset 7, the oldest unihal supports; convert the "
+          "model with onnx.version_converter");
+    }
+    for (const auto& attr : node.attribute()) {
+      if (attr.has_g()) UH_RETURN_IF_ERROR(CheckOpsOlderThanOpset7(attr.g(), opset));
+      for (const auto& g : attr.graphs()) UH_RETURN_IF_ERROR(CheckOpsOlderThanOpset7(g, opset));
+    }
+  }
+  return Status::Ok();
 }
 
 // Nodes of domains no unihal driver implements, or calls to model-local functions.
@@ -141,6 +161,10 @@ Result<ir::Model> ConvertModel(onnx::ModelProto& proto, const std::string& base_
   context.external_data_dir = base_dir;
   UH_ASSIGN_OR_RETURN(context.opset_imports, ConvertOpsetImports(proto));
   UH_RETURN_IF_ERROR(CheckNodeDomains(proto.graph(), proto));
+  if (auto ai_onnx = context.opset_imports.find("");
+      ai_onnx != context.opset_imports.end() && ai_onnx->second < kMinAiOnnxOpset) {
+    UH_RETURN_IF_ERROR(CheckOpsOlderThanOpset7(proto.graph(), ai_onnx->second));
+  }
   InferShapesInPlace(proto);  // best effort: without it, shapes are found at run time
 
   ir::Model model;

@@ -381,9 +381,28 @@ TEST(OnnxLoaderTest, OpsetsOutsideTheSupportedRange) {
   ExpectError(Load(ReluModel(99)), StatusCode::kUnimplemented,
               "the model bytes: the model uses ai.onnx opset 99; opset 99 is newer than unihal "
               "supports (max 27); convert it with onnx.version_converter");
-  ExpectError(Load(ReluModel(5)), StatusCode::kUnimplemented,
-              "the model bytes: the model uses ai.onnx opset 5, which is older than unihal "
-              "supports (min 7); convert it with onnx.version_converter");
+  // Relu-1 (opset 5) is not Relu-6 (opset 7): refused, naming the node.
+  Result<ir::Model> old_relu = Load(ReluModel(5));
+  ASSERT_FALSE(old_relu.ok());
+  EXPECT_EQ(old_relu.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(old_relu.status().message().find("the model uses ai.onnx opset 5, and its node"),
+            std::string::npos)
+      << old_relu.status().message();
+  EXPECT_NE(old_relu.status().message().find("(Relu) changed between that opset and opset 7"),
+            std::string::npos)
+      << old_relu.status().message();
+}
+
+TEST(OnnxLoaderTest, OpsOlderThanOpset7LoadWhenUnchangedSince) {
+  // Not has had one version since opset 1, so an opset 1 model runs as at opset 7.
+  onnx::ModelProto proto = NewModel(1);
+  auto* g = proto.mutable_graph();
+  AddInput(g, "X", TensorProto::BOOL, {3});
+  AddNode(g, "Not", {"X"}, {"Y"}, "not");
+  AddOutput(g, "Y", TensorProto::BOOL, {3});
+  Result<ir::Model> model = Load(proto);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(model->graph.nodes[0].opset, 1);
 }
 
 TEST(OnnxLoaderTest, OpsetNewerThanLibonnxStillLoadsWithoutInference) {
