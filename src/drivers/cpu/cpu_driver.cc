@@ -5,7 +5,7 @@
 #include "drivers/cpu/cpu_health.h"
 #include "drivers/cpu/cpu_kernels.h"
 #include "drivers/cpu/cpu_layout.h"
-#include "drivers/cpu/cpu_stream.h"
+#include "unihal/hal/host_stream.h"
 #include "unihal/hal/kernel_executable.h"
 #include "unihal/hal/thread_pool.h"
 
@@ -28,7 +28,7 @@ class CpuDevice final : public hal::Device {
     return buffer;
   }
 
-  Result<std::unique_ptr<hal::Stream>> CreateStream() override { return CreateCpuStream(); }
+  Result<std::unique_ptr<hal::Stream>> CreateStream() override { return hal::CreateHostStream(); }
 
   hal::SupportResult Supports(const ir::Node& node, const ir::Graph& graph) const override {
     return kernels_.Supports(hal::KernelCreateInfo{node, graph});

@@ -1,9 +1,9 @@
 #include "drivers/sim_npu/sim_npu_executable.h"
 
 #include <chrono>
-#include <cstring>
 #include <thread>
 
+#include "unihal/hal/host_stream.h"
 #include "unihal/hal/kernel_executable.h"
 #include "unihal/hal/thread_pool.h"
 
@@ -66,80 +66,6 @@ class SimNpuExecutable final : public hal::Executable {
   std::unique_ptr<Reservation> weights_;
 };
 
-class CompletedEvent final : public hal::Event {
- public:
-  explicit CompletedEvent(Status status) : status_(std::move(status)) {}
-  bool IsComplete() const override { return true; }
-  Status Synchronize() override { return status_; }
-
- private:
-  Status status_;
-};
-
-Status CheckRange(const hal::Buffer& buffer, size_t offset, size_t bytes, const char* what) {
-  if (offset > buffer.size() || bytes > buffer.size() - offset) {
-    return OutOfRangeError(std::string(what) + ": range [" + std::to_string(offset) + ", +" +
-                           std::to_string(bytes) + ") exceeds the buffer's " +
-                           std::to_string(buffer.size()) + " bytes");
-  }
-  if (!buffer.host_data()) {
-    return InvalidArgumentError(std::string(what) + ": buffer on " + buffer.device_id() +
-                                " is not host-addressable");
-  }
-  return Status::Ok();
-}
-
-class SimNpuStream final : public hal::Stream {
- public:
-  explicit SimNpuStream(std::shared_ptr<SimNpuState> state) : state_(std::move(state)) {}
-
-  Status Write(hal::Buffer& dst, size_t dst_offset, const void* src, size_t bytes) override {
-    UH_RETURN_IF_ERROR(Note(Check(dst, dst_offset, bytes, "stream write")));
-    std::memcpy(static_cast<std::byte*>(dst.host_data()) + dst_offset, src, bytes);
-    return Status::Ok();
-  }
-  Status Read(const hal::Buffer& src, size_t src_offset, void* dst, size_t bytes) override {
-    UH_RETURN_IF_ERROR(Note(Check(src, src_offset, bytes, "stream read")));
-    std::memcpy(dst, static_cast<const std::byte*>(src.host_data()) + src_offset, bytes);
-    return Status::Ok();
-  }
-  Status Copy(const hal::Buffer& src, size_t src_offset, hal::Buffer& dst, size_t dst_offset,
-              size_t bytes) override {
-    UH_RETURN_IF_ERROR(Note(Check(src, src_offset, bytes, "stream copy source")));
-    UH_RETURN_IF_ERROR(Note(Check(dst, dst_offset, bytes, "stream copy destination")));
-    std::memmove(static_cast<std::byte*>(dst.host_data()) + dst_offset,
-                 static_cast<const std::byte*>(src.host_data()) + src_offset, bytes);
-    return Status::Ok();
-  }
-  Status Launch(hal::Executable& executable, std::span<const Tensor> inputs,
-                std::vector<Tensor>& outputs) override {
-    return Note(executable.Run(inputs, outputs));
-  }
-  Result<std::shared_ptr<hal::Event>> Record() override {
-    return std::shared_ptr<hal::Event>(std::make_shared<CompletedEvent>(first_error_));
-  }
-  Status Wait(const hal::Event& event) override {
-    if (!event.IsComplete()) return const_cast<hal::Event&>(event).Synchronize();
-    return Status::Ok();
-  }
-  Status Synchronize() override {
-    UH_RETURN_IF_ERROR(Note(state_->faults.CheckAlive()));
-    return first_error_;
-  }
-
- private:
-  Status Check(const hal::Buffer& buffer, size_t offset, size_t bytes, const char* what) {
-    UH_RETURN_IF_ERROR(state_->faults.CheckAlive());
-    return CheckRange(buffer, offset, bytes, what);
-  }
-  Status Note(Status status) {
-    if (!status.ok() && first_error_.ok()) first_error_ = status;
-    return status;
-  }
-  std::shared_ptr<SimNpuState> state_;
-  Status first_error_;
-};
-
 }  // namespace
 
 Result<std::shared_ptr<hal::Executable>> CompileSimNpu(std::shared_ptr<SimNpuState> state,
@@ -160,7 +86,8 @@ Result<std::shared_ptr<hal::Executable>> CompileSimNpu(std::shared_ptr<SimNpuSta
 }
 
 std::unique_ptr<hal::Stream> CreateSimNpuStream(std::shared_ptr<SimNpuState> state) {
-  return std::make_unique<SimNpuStream>(std::move(state));
+  // Its memory is host memory; a lost device fails every call.
+  return hal::CreateHostStream([state = std::move(state)] { return state->faults.CheckAlive(); });
 }
 
 }  // namespace unihal::sim_npu
