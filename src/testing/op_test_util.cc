@@ -66,6 +66,23 @@ const hal::KernelRegistry& AllCpuKernels() {
   return *registry;
 }
 
+Tensor FromDoubles(DType dtype, const Shape& shape, const std::vector<double>& values) {
+  Tensor t = *Tensor::Allocate(dtype, shape);
+  VisitDType(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    for (size_t i = 0; i < values.size(); ++i) {
+      if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>) {
+        t.data_as<T>()[i] = T(static_cast<float>(values[i]));
+      } else if constexpr (std::is_same_v<T, bool>) {
+        t.data_as<T>()[i] = values[i] != 0;
+      } else {
+        t.data_as<T>()[i] = static_cast<T>(values[i]);
+      }
+    }
+  });
+  return t;
+}
+
 Tensor RandomTensor(DType dtype, Shape shape, uint64_t seed, double lo, double hi) {
   Tensor t = *Tensor::Allocate(dtype, std::move(shape));
   std::mt19937_64 rng(seed);

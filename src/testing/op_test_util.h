@@ -44,6 +44,10 @@ const hal::KernelRegistry& AllCpuKernels();
 // Deterministic uniform random values in [lo, hi) (integers: rounded), any dtype.
 Tensor RandomTensor(DType dtype, Shape shape, uint64_t seed, double lo = -1.0, double hi = 1.0);
 
+// A host tensor of `dtype` holding `values`, converted as C++ casts do (16-bit floats through
+// float, bool as value != 0).
+Tensor FromDoubles(DType dtype, const Shape& shape, const std::vector<double>& values);
+
 // Element i of a host tensor as double (any dtype).
 double ElementAsDouble(const Tensor& t, int64_t i);
 

@@ -17,23 +17,7 @@ using ::unihal::testing::RandomTensor;
 using ::unihal::testing::RunNode;
 using ::unihal::testing::RunNodeOptions;
 
-// A tensor of `dtype` holding `values` (converted as the kernels do: truncation for integers).
-Tensor FromDoubles(DType dtype, const Shape& shape, const std::vector<double>& values) {
-  Tensor t = *Tensor::Allocate(dtype, shape);
-  VisitDType(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    for (size_t i = 0; i < values.size(); ++i) {
-      if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>) {
-        t.data_as<T>()[i] = T(static_cast<float>(values[i]));
-      } else if constexpr (std::is_same_v<T, bool>) {
-        t.data_as<T>()[i] = values[i] != 0;
-      } else {
-        t.data_as<T>()[i] = static_cast<T>(values[i]);
-      }
-    }
-  });
-  return t;
-}
+using ::unihal::testing::FromDoubles;
 
 // Straightforward N-ary NumPy broadcast in float64: unravel each output index and read each
 // input at that index modulo its (right-aligned) dims.

@@ -37,16 +37,7 @@ std::vector<double> Doubles(const Tensor& t) {
   return v;
 }
 
-Tensor FromDoubles(DType dtype, const Shape& shape, const std::vector<double>& values) {
-  Tensor t = *Tensor::Allocate(dtype, shape);
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (dtype == DType::kF32) t.data_as<float>()[i] = static_cast<float>(values[i]);
-    if (dtype == DType::kF64) t.data_as<double>()[i] = values[i];
-    if (dtype == DType::kI32) t.data_as<int32_t>()[i] = static_cast<int32_t>(values[i]);
-    if (dtype == DType::kI64) t.data_as<int64_t>()[i] = static_cast<int64_t>(values[i]);
-  }
-  return t;
-}
+using ::unihal::testing::FromDoubles;
 
 // Calls fn(index) for every multi-index of `dims` in row-major order.
 void ForEachIndex(const Shape& dims, const std::function<void(const Shape&)>& fn) {

@@ -22,20 +22,7 @@ using ::unihal::testing::MakeNode;
 using ::unihal::testing::RandomTensor;
 using ::unihal::testing::RunNode;
 
-Tensor FromDoubles(DType dtype, const Shape& shape, const std::vector<double>& values) {
-  Tensor t = *Tensor::Allocate(dtype, shape);
-  VisitDType(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    for (size_t i = 0; i < values.size(); ++i) {
-      if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>) {
-        t.data_as<T>()[i] = T(static_cast<float>(values[i]));
-      } else {
-        t.data_as<T>()[i] = static_cast<T>(values[i]);
-      }
-    }
-  });
-  return t;
-}
+using ::unihal::testing::FromDoubles;
 
 std::vector<double> Doubles(const Tensor& t) {
   std::vector<double> v(static_cast<size_t>(t.num_elements()));
