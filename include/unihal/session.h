@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "unihal/ir/graph.h"
+#include "unihal/run_options.h"
 #include "unihal/runtime.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
@@ -19,12 +20,20 @@ namespace exec {
 class GraphExecutor;
 }
 
+// R4.1: what happens to nodes the preferred device cannot run.
+enum class FallbackPolicy { kAllow, kWarn, kForbid };
+// R4.4: latency = one request split across devices; throughput = the model on every capable
+// device with requests balanced across them.
+enum class ExecutionMode { kLatency, kThroughput };
+
 struct SessionOptions {
   std::string device = "auto";  // see Runtime::FindDevice
-  bool optimize = true;         // constant folding and dead-node removal
+  // Preference list for the partitioner, e.g. {"sim-npu", "cpu"}; empty means {device}.
+  std::vector<std::string> devices;
+  FallbackPolicy fallback = FallbackPolicy::kAllow;
+  ExecutionMode mode = ExecutionMode::kLatency;
+  bool optimize = true;  // constant folding and dead-node removal
 };
-
-struct RunOptions {};
 
 class GraphExecutorHandle;
 
