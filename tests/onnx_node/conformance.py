@@ -55,9 +55,14 @@ def find_data_dir(explicit):
              "(make setup) or Debian's libonnx-testdata, or pass --data DIR")
 
 
-def list_devices(cli, wanted):
-    report = json.loads(subprocess.run([str(cli), "devices", "--json"], check=True,
-                                       capture_output=True, text=True).stdout)
+def sim_npu_flags(profile):
+    """The runner's and CLI's flags that enable the simulated NPU (none when profile is 'none')."""
+    return [] if profile == "none" else ["--sim-npu", profile]
+
+
+def list_devices(cli, wanted, sim_npu):
+    command = [str(cli), "devices", "--json", *sim_npu_flags(sim_npu)]
+    report = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     ids = [d["id"] for d in report["devices"]]
     if wanted == "all":
         return ids
@@ -68,14 +73,15 @@ def list_devices(cli, wanted):
     return chosen
 
 
-def run_device(runner, device, cases, progress):
+def run_device(runner, device, cases, progress, sim_npu):
     """{case name: (result, reason)} for every case on one device."""
     results = {}
     pending = list(cases)
     while pending:
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
             listing.write("\n".join(str(c) for c in pending) + "\n")
-        proc = subprocess.Popen([str(runner), device, "--cases-from", listing.name],
+        proc = subprocess.Popen([str(runner), *sim_npu_flags(sim_npu), device, "--cases-from",
+                                 listing.name],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         selector = selectors.DefaultSelector()
         selector.register(proc.stdout, selectors.EVENT_READ)
@@ -179,7 +185,9 @@ def markdown(results, ops, devices, data_dir, machine):
              "Fail: a wrong answer, an error on a case unihal claims to support, a crash or a "
              "hang. The test_bernoulli* cases can only pass by chance: their expected values come "
              "from a random stream unihal cannot reproduce (tests/onnx_node/nondeterministic.txt); "
-             "CI does not guard them.", "",
+             "CI does not guard them. sim-npu is the simulated NPU (SPEC R1.6, profile edge-34): "
+             "int8 and fp16 only and a limited op set, so most cases are unsupported there; its "
+             "results come from the cpu reference kernels.", "",
              f"Generated {datetime.date.today().isoformat()} on {machine}.", "",
              "## By device", "",
              "| device | pass | fail | unsupported | total | pass rate |",
@@ -209,7 +217,7 @@ def markdown(results, ops, devices, data_dir, machine):
                 if failing:
                     c, r, why = failing[0]
                     short = " ".join(why.split())[:160].replace("|", "\\|")
-                    reason = f"{r}: `{c}`: {short}"
+                    reason = f"{device} {r}: `{c}`: {short}"
         lines.append(f"| {op} | " + " | ".join(cells) + f" | {reason} |")
     return "\n".join(lines) + "\n"
 
@@ -221,6 +229,8 @@ def main():
     parser.add_argument("--cli", default=DEFAULT_CLI, type=pathlib.Path)
     parser.add_argument("--data", help="node test data folder (default: onnx's, else Debian's)")
     parser.add_argument("--devices", default="all", help="comma-separated device ids, or all")
+    parser.add_argument("--sim-npu", default="edge-34",
+                        help="simulated NPU profile to include as a device (R1.6), or none")
     parser.add_argument("--filter", default="*", help="glob on case names, e.g. 'test_resize*'")
     parser.add_argument("--expected", default=DEFAULT_EXPECTED, type=pathlib.Path)
     parser.add_argument("--results", default=DEFAULT_RESULTS, type=pathlib.Path)
@@ -240,7 +250,7 @@ def main():
                    if p.is_dir() and fnmatch.fnmatch(p.name, args.filter))
     if not cases:
         sys.exit(f"conformance: no case in {data_dir} matches '{args.filter}'")
-    devices = list_devices(args.cli, args.devices)
+    devices = list_devices(args.cli, args.devices, args.sim_npu)
 
     results = {}
     for device in devices:
@@ -250,7 +260,7 @@ def main():
             if sys.stderr.isatty():
                 print(f"\r{device}: {done}/{total}", end="", file=sys.stderr, flush=True)
 
-        results[device] = run_device(args.runner, device, cases, progress)
+        results[device] = run_device(args.runner, device, cases, progress, args.sim_npu)
         counts = collections.Counter(r for r, _ in results[device].values())
         print(f"\r{device}: {counts['pass']} pass, {counts['fail']} fail, "
               f"{counts['unsupported']} unsupported of {len(cases)} cases "

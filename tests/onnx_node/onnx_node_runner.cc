@@ -161,23 +161,31 @@ CaseResult RunCase(const std::shared_ptr<Runtime>& runtime, const std::string& d
 }
 
 int Main(int argc, char** argv) {
-  if (argc < 3) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  RuntimeOptions runtime_options;
+  // "--sim-npu PROFILE" (repeatable, before DEVICE) enables the simulated NPU.
+  while (args.size() >= 2 && args[0] == "--sim-npu") {
+    runtime_options.sim_npu.profiles.push_back(args[1]);
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  if (args.size() < 2) {
     std::fprintf(stderr,
-                 "usage: onnx_node_runner DEVICE CASE_DIR...\n"
-                 "       onnx_node_runner DEVICE --cases-from FILE (one case folder per line)\n");
+                 "usage: onnx_node_runner [--sim-npu PROFILE] DEVICE CASE_DIR...\n"
+                 "       onnx_node_runner [--sim-npu PROFILE] DEVICE --cases-from FILE"
+                 " (one case folder per line)\n");
     return 2;
   }
-  const std::string device = argv[1];
+  const std::string device = args[0];
   std::vector<std::string> cases;
-  if (std::string(argv[2]) == "--cases-from" && argc >= 4) {
-    std::ifstream list(argv[3]);
+  if (args[1] == "--cases-from" && args.size() >= 3) {
+    std::ifstream list(args[2]);
     for (std::string line; std::getline(list, line);) {
       if (!line.empty()) cases.push_back(line);
     }
   } else {
-    cases.assign(argv + 2, argv + argc);
+    cases.assign(args.begin() + 1, args.end());
   }
-  Result<std::shared_ptr<Runtime>> runtime = Runtime::Create();
+  Result<std::shared_ptr<Runtime>> runtime = Runtime::Create(runtime_options);
   if (!runtime.ok()) {
     std::fprintf(stderr, "onnx_node_runner: %s\n", runtime.status().message().c_str());
     return 1;
