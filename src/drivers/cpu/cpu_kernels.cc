@@ -24,6 +24,7 @@ void RegisterReferenceCpuKernels(hal::KernelRegistry& registry) {
   RegisterFlexAttentionKernels(registry);
   RegisterMlKernels(registry);
   RegisterRandomKernels(registry);
+  RegisterTfIdfVectorizerKernel(registry);
   RegisterControlFlowKernels(registry);
 }
 

@@ -41,6 +41,8 @@ void RegisterFlexAttentionKernels(hal::KernelRegistry& registry);
 void RegisterMlKernels(hal::KernelRegistry& registry);
 // kernels/random.cc: RandomUniform(Like), RandomNormal(Like), Bernoulli.
 void RegisterRandomKernels(hal::KernelRegistry& registry);
+// kernels/tfidf_vectorizer.cc: TfIdfVectorizer over integer token ids.
+void RegisterTfIdfVectorizerKernel(hal::KernelRegistry& registry);
 // kernels/control_flow.cc: If, Loop, Scan (they compile their subgraphs with `registry`, which
 // must outlive the kernels it creates).
 void RegisterControlFlowKernels(hal::KernelRegistry& registry);
