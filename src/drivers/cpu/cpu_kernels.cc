@@ -25,6 +25,7 @@ void RegisterReferenceCpuKernels(hal::KernelRegistry& registry) {
   RegisterMlKernels(registry);
   RegisterRandomKernels(registry);
   RegisterTfIdfVectorizerKernel(registry);
+  RegisterImageDecoderKernel(registry);
   RegisterControlFlowKernels(registry);
 }
 

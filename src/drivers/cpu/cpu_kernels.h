@@ -43,6 +43,8 @@ void RegisterMlKernels(hal::KernelRegistry& registry);
 void RegisterRandomKernels(hal::KernelRegistry& registry);
 // kernels/tfidf_vectorizer.cc: TfIdfVectorizer over integer token ids.
 void RegisterTfIdfVectorizerKernel(hal::KernelRegistry& registry);
+// kernels/image_decoder.cc: ImageDecoder (JPEG, PNG, TIFF, WebP, JPEG 2000, BMP, PNM).
+void RegisterImageDecoderKernel(hal::KernelRegistry& registry);
 // kernels/control_flow.cc: If, Loop, Scan (they compile their subgraphs with `registry`, which
 // must outlive the kernels it creates).
 void RegisterControlFlowKernels(hal::KernelRegistry& registry);
