@@ -16,6 +16,7 @@ struct RunStreams {
   std::map<std::string, std::unique_ptr<hal::Stream>> by_device;
   std::map<std::string, std::shared_ptr<hal::Event>> ready;  // value -> event after producer
   std::map<std::string, std::string> produced_on;            // value -> device id
+  std::map<std::pair<std::string, std::string>, Tensor> moved;  // (value, device) -> bound
 
   Result<hal::Stream*> For(hal::Device& device) {
     auto& stream = by_device[device.info().id];
@@ -80,8 +81,12 @@ Result<std::vector<Tensor>> PlanExecutor::Run(const std::map<std::string, Tensor
           ready != streams.ready.end() && streams.produced_on[info.name] != device_id) {
         UH_RETURN_IF_ERROR(stream->Wait(*ready->second));
       }
-      UH_ASSIGN_OR_RETURN(Tensor tensor, BindInput(it->second, segment, *stream));
-      bound.push_back(std::move(tensor));
+      // One copy per value and device, however many of its segments read it (as planned).
+      Tensor& moved = streams.moved[{info.name, device_id}];
+      if (!moved.defined()) {
+        UH_ASSIGN_OR_RETURN(moved, BindInput(it->second, segment, *stream));
+      }
+      bound.push_back(moved);
     }
     std::vector<Tensor> outputs;
     Status launched = stream->Launch(*segment.executable, bound, outputs);

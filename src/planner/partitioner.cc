@@ -1,5 +1,6 @@
 #include "planner/partitioner.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -79,7 +80,41 @@ class Partitioner {
         if (support_[n][d].supported) node_cost_[n][d] = model_.NodeSeconds(Info(d), node, work);
       }
       for (const std::string& out : node.outputs) {
-        if (!out.empty()) producer_[out] = n;
+        if (out.empty()) continue;
+        value_index_[out] = values_.size();
+        values_.push_back({out, n, {}, ValueBytes(graph_, out), {}});
+      }
+    }
+    IndexValues();
+  }
+
+  // Who reads each produced value, what its copies between each pair of devices would cost,
+  // and which values each node touches.
+  void IndexValues() {
+    node_values_.assign(graph_.nodes.size(), {});
+    for (size_t n = 0; n < graph_.nodes.size(); ++n) {
+      for (const std::string& out : graph_.nodes[n].outputs) {
+        if (auto it = value_index_.find(out); it != value_index_.end()) {
+          node_values_[n].push_back(it->second);
+        }
+      }
+      for (const std::string& in : graph_.nodes[n].inputs) {
+        auto it = value_index_.find(in);
+        if (it == value_index_.end()) continue;
+        std::vector<size_t>& consumers = values_[it->second].consumers;
+        if (consumers.empty() || consumers.back() != n) consumers.push_back(n);
+        node_values_[n].push_back(it->second);
+      }
+    }
+    const size_t d = devices_.size();
+    for (ValueEdges& edges : values_) {
+      edges.copy_seconds.assign(d * d, 0);
+      for (size_t from = 0; from < d; ++from) {
+        for (size_t to = 0; to < d; ++to) {
+          if (from == to) continue;
+          edges.copy_seconds[from * d + to] =
+              model_.CopySeconds(Info(from), Info(to), edges.bytes.value_or(0)).seconds;
+        }
       }
     }
   }
@@ -146,50 +181,82 @@ class Partitioner {
     return Info(d).id + ": " + (why.empty() ? "not supported" : why);
   }
 
-  // Latency of running `assign`: its nodes, one launch per run, one copy per value and
-  // consuming run whenever a value crosses devices.
-  Estimate TotalCost(const std::vector<size_t>& assign, std::vector<CopyEdge>* copies) const {
-    const std::vector<NodeRun> runs = RunsOf(assign);
+  // Seconds of the copies of value `v` under `assign`: one per device other than its producer's
+  // that reads it.
+  double CopySecondsOf(size_t v, const std::vector<size_t>& assign) const {
+    const ValueEdges& edges = values_[v];
+    const size_t from = assign[edges.producer];
+    std::vector<bool> seen(devices_.size(), false);
+    double seconds = 0;
+    for (size_t consumer : edges.consumers) {
+      const size_t to = assign[consumer];
+      if (to == from || seen[to]) continue;
+      seen[to] = true;
+      seconds += edges.copy_seconds[from * devices_.size() + to];
+    }
+    return seconds;
+  }
+
+  // Latency of running `assign_`: its nodes, one launch per run, and the copies; with the copy
+  // edges for the report.
+  Estimate TotalCost(const std::vector<NodeRun>& runs, std::vector<CopyEdge>* copies) const {
     Estimate total;
-    std::vector<size_t> run_of(assign.size());
+    std::vector<size_t> run_of(assign_.size());
     for (size_t r = 0; r < runs.size(); ++r) {
       total += model_.LaunchSeconds(Info(runs[r].device));
       for (size_t n = runs[r].begin; n < runs[r].end; ++n) {
         run_of[n] = r;
-        total += node_cost_[n][assign[n]];
+        total += node_cost_[n][assign_[n]];
       }
     }
-    std::set<std::pair<std::string, size_t>> counted;
-    for (size_t n = 0; n < assign.size(); ++n) {
-      for (const std::string& value : graph_.nodes[n].inputs) {
-        auto producer = producer_.find(value);
-        if (producer == producer_.end() || assign[producer->second] == assign[n]) continue;
-        if (!counted.insert({value, run_of[n]}).second) continue;
-        const size_t from = assign[producer->second];
-        CopyEdge copy{value,
-                      Info(from).id,
-                      Info(assign[n]).id,
-                      run_of[producer->second],
-                      run_of[n],
-                      ValueBytes(graph_, value),
-                      {}};
-        copy.cost = model_.CopySeconds(Info(from), Info(assign[n]), copy.bytes.value_or(0));
-        if (!copy.bytes) copy.cost.assumptions.insert("unknown shapes counted as empty");
+    for (const ValueEdges& edges : values_) {
+      const size_t from = assign_[edges.producer];
+      std::vector<bool> seen(devices_.size(), false);
+      for (size_t consumer : edges.consumers) {  // graph order: the first reader's run first
+        const size_t to = assign_[consumer];
+        if (to == from || seen[to]) continue;
+        seen[to] = true;
+        CopyEdge copy{edges.name,       Info(from).id, Info(to).id, run_of[edges.producer],
+                      run_of[consumer], edges.bytes,   {}};
+        copy.cost = model_.CopySeconds(Info(from), Info(to), edges.bytes.value_or(0));
+        if (!edges.bytes) copy.cost.assumptions.insert("unknown shapes counted as empty");
         total += copy.cost;
-        if (copies) copies->push_back(std::move(copy));
+        copies->push_back(std::move(copy));
       }
     }
     return total;
   }
 
+  // How much moving `runs[r]` to `target` (a neighbour's device) changes the estimated latency:
+  // its nodes' costs, the launches saved by merging, and the copies of the values it reads or
+  // writes. Only those values change, so this is local.
+  double MoveDelta(const std::vector<NodeRun>& runs, size_t r, size_t target) {
+    const NodeRun& run = runs[r];
+    double delta = -model_.LaunchSeconds(Info(run.device)).seconds;
+    const bool left = r > 0 && runs[r - 1].device == target;
+    const bool right = r + 1 < runs.size() && runs[r + 1].device == target;
+    if (left && right) delta -= model_.LaunchSeconds(Info(target)).seconds;  // three become one
+    std::vector<size_t> touched;
+    for (size_t n = run.begin; n < run.end; ++n) {
+      delta += node_cost_[n][target].seconds - node_cost_[n][run.device].seconds;
+      touched.insert(touched.end(), node_values_[n].begin(), node_values_[n].end());
+    }
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (size_t v : touched) delta -= CopySecondsOf(v, assign_);
+    for (size_t n = run.begin; n < run.end; ++n) assign_[n] = target;
+    for (size_t v : touched) delta += CopySecondsOf(v, assign_);
+    for (size_t n = run.begin; n < run.end; ++n) assign_[n] = run.device;
+    return delta;
+  }
+
   // Moves a whole run to the device of a neighbouring run while that lowers the estimated
   // latency; the best move first. A supported island between fallbacks ends up merged with them
-  // when its launch and copies cost more than it saves.
+  // when its launch and copies cost more than it saves. Each move merges runs, so this ends.
   void RefuseIslands() {
     if (options_.pinned || options_.fallback == FallbackPolicy::kForbid) return;
-    for (size_t round = 0; round < graph_.nodes.size(); ++round) {
+    while (true) {
       const std::vector<NodeRun> runs = RunsOf(assign_);
-      const double current = TotalCost(assign_, nullptr).seconds;
       double best_saving = 0;
       size_t best_run = 0, best_device = 0;
       for (size_t r = 0; r < runs.size(); ++r) {
@@ -197,9 +264,7 @@ class Partitioner {
           if (neighbour >= runs.size()) continue;
           const size_t target = runs[neighbour].device;
           if (!RunSupportedOn(runs[r], target)) continue;
-          std::vector<size_t> trial = assign_;
-          for (size_t n = runs[r].begin; n < runs[r].end; ++n) trial[n] = target;
-          const double saving = current - TotalCost(trial, nullptr).seconds;
+          const double saving = -MoveDelta(runs, r, target);
           if (saving > best_saving) {
             best_saving = saving;
             best_run = r;
@@ -246,8 +311,19 @@ class Partitioner {
   std::vector<std::shared_ptr<hal::Device>> devices_;
   std::vector<std::vector<hal::SupportResult>> support_;  // [node][device]
   std::vector<std::vector<Estimate>> node_cost_;          // [node][device] where supported
-  std::map<std::string, size_t> producer_;                // value -> node index
-  std::vector<size_t> assign_;                            // node -> device index
+  // A value some node produces: who, who reads it (graph order), its bytes, and its copy cost
+  // between each pair of devices ([from * devices + to]).
+  struct ValueEdges {
+    std::string name;
+    size_t producer = 0;
+    std::vector<size_t> consumers;
+    std::optional<double> bytes;
+    std::vector<double> copy_seconds;
+  };
+  std::map<std::string, size_t> value_index_;
+  std::vector<ValueEdges> values_;
+  std::vector<std::vector<size_t>> node_values_;  // per node: values it reads or writes
+  std::vector<size_t> assign_;                    // node -> device index
   std::vector<std::string> reason_;
 };
 
@@ -303,8 +379,8 @@ Plan Partitioner::BuildPlan() const {
   for (const auto& device : devices_) plan.preference.push_back(device->info().id);
   plan.fallback = options_.fallback;
   plan.pinned = options_.pinned;
-  plan.total = TotalCost(assign_, &plan.copies);
   const std::vector<NodeRun> runs = RunsOf(assign_);
+  plan.total = TotalCost(runs, &plan.copies);
   for (size_t r = 0; r < runs.size(); ++r) {
     Segment segment;
     segment.device = devices_[runs[r].device];

@@ -64,7 +64,8 @@ std::string Plan::ToText() const {
   std::string out = fmt::format(
       "plan: {} node(s) in {} segment(s) on {} ({}, fallback {})\n", nodes.size(), segments.size(),
       Join(preference), pinned ? "pinned" : "preference order", FallbackPolicyName(fallback));
-  out += fmt::format("estimated latency: {}  ({} copy edge(s), {} fallback node(s))\n",
+  out += fmt::format("estimated latency (modelled, not measured): {}  ({} copy edge(s), {} "
+                     "fallback node(s))\n",
                      FormatEstimate(total), copies.size(), fallback_count());
   size_t name_width = 4, op_width = 2, device_width = 6;
   for (const NodePlacement& n : nodes) {
