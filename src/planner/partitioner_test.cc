@@ -144,6 +144,41 @@ TEST(PartitionerTest, ConcurrentRunsOfASplitPlanAgree) {
   }
 }
 
+// A graph input read by the first and the last segment, and an intermediate value that is both
+// a graph output and read by a later segment.
+TEST(PartitionerTest, SkipConnectionsAndIntermediateOutputsCrossSegments) {
+  onnx::ModelProto model = mb::NewModel(17);
+  onnx::GraphProto* g = model.mutable_graph();
+  mb::AddInput(g, "x", kF16, {1, 16, 32, 32});
+  mb::AddInitializer(g, "w1", RandomTensor(DType::kF16, {16, 16, 3, 3}, 5, -0.2, 0.2));
+  mb::AddInitializer(g, "w2", RandomTensor(DType::kF16, {16, 16, 3, 3}, 6, -0.2, 0.2));
+  mb::SetIntsAttr(mb::AddNode(g, "Conv", {"x", "w1"}, {"c"}, "conv1"), "pads", {1, 1, 1, 1});
+  mb::AddNode(g, "Relu", {"c"}, {"r"}, "relu");
+  mb::AddNode(g, "Neg", {"r"}, {"n"}, "neg");
+  mb::AddNode(g, "Add", {"n", "x"}, {"a"}, "add");
+  mb::SetIntsAttr(mb::AddNode(g, "Conv", {"a", "w2"}, {"y"}, "conv2"), "pads", {1, 1, 1, 1});
+  mb::AddOutput(g, "y", kF16, {1, 16, 32, 32});
+  mb::AddOutput(g, "r", kF16, {1, 16, 32, 32});
+  const std::string bytes = mb::Serialize(model);
+  Result<std::unique_ptr<Session>> split = Load(bytes, {"sim-npu", "cpu"});
+  ASSERT_TRUE(split.ok()) << split.status().message();
+  const Plan& plan = (*split)->plan();
+  ASSERT_GE(plan.segments.size(), 3u) << plan.ToText();
+  EXPECT_EQ(Placement(plan, "conv1").device, "sim-npu:0") << plan.ToText();
+  EXPECT_EQ(Placement(plan, "conv2").device, "sim-npu:0") << plan.ToText();
+  Result<std::unique_ptr<Session>> cpu = Load(bytes, {});
+  ASSERT_TRUE(cpu.ok()) << cpu.status().message();
+  const std::map<std::string, Tensor> inputs = {
+      {"x", RandomTensor(DType::kF16, {1, 16, 32, 32}, 7)}};
+  Result<std::vector<Tensor>> expected = (*cpu)->Run(inputs);
+  Result<std::vector<Tensor>> actual = (*split)->Run(inputs);
+  ASSERT_TRUE(expected.ok()) << expected.status().message();
+  ASSERT_TRUE(actual.ok()) << actual.status().message();
+  ASSERT_EQ(actual->size(), 2u);
+  ExpectBitIdentical((*actual)[0], (*expected)[0]);
+  ExpectBitIdentical((*actual)[1], (*expected)[1]);
+}
+
 TEST(PartitionerTest, CheapIslandBetweenFallbacksStaysOnCpu) {
   Result<std::unique_ptr<Session>> session = Load(IslandModel(), {"sim-npu", "cpu"});
   ASSERT_TRUE(session.ok()) << session.status().message();
