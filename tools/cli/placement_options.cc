@@ -8,7 +8,8 @@ void AddPlacementOptions(CLI::App* app, PlacementCliOptions* options) {
   app->add_option("--devices", options->devices,
                   "Split the model across these devices, most preferred first, e.g. "
                   "sim-npu,cpu (overrides --device)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);
   app->add_option("--fallback", options->fallback,
                   "Nodes the preferred device cannot run: allow (run them on the next device), "
                   "warn (the same, one warning per node) or forbid (an error)")
