@@ -14,8 +14,8 @@ bool UsesHostMemory(const hal::DeviceInfo& info) {
 // One stream per device for one run, and the event after each value's producer.
 struct RunStreams {
   std::map<std::string, std::unique_ptr<hal::Stream>> by_device;
-  std::map<std::string, std::shared_ptr<hal::Event>> ready;  // value -> event after producer
-  std::map<std::string, std::string> produced_on;            // value -> device id
+  std::map<std::string, std::shared_ptr<hal::Event>> ready;     // value -> event after producer
+  std::map<std::string, std::string> produced_on;               // value -> device id
   std::map<std::pair<std::string, std::string>, Tensor> moved;  // (value, device) -> bound
 
   Result<hal::Stream*> For(hal::Device& device) {
@@ -52,17 +52,20 @@ Result<std::unique_ptr<PlanExecutor>> PlanExecutor::Create(const planner::Plan& 
   return executor;
 }
 
-Result<Tensor> PlanExecutor::BindInput(const Tensor& value, const CompiledSegment& segment,
-                                       hal::Stream& stream) const {
+Result<Tensor> PlanExecutor::BindInput(const Tensor& value, hal::Stream* producer,
+                                       const CompiledSegment& segment, hal::Stream& stream) const {
   if (value.is_host() && segment.host_memory) return value;  // shared memory: nothing to move
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Buffer> buffer,
-                      segment.device->Allocate(value.nbytes()));
-  if (value.is_host()) {
-    UH_RETURN_IF_ERROR(stream.Write(*buffer, 0, value.data(), value.nbytes()));
-  } else {
-    UH_RETURN_IF_ERROR(stream.Copy(*value.buffer(), value.offset(), *buffer, 0, value.nbytes()));
+  Tensor host = value;
+  if (!value.is_host()) {  // staged through the host: no peer-to-peer copies yet
+    if (!producer) return InvalidArgumentError("an input tensor is not in host memory");
+    UH_ASSIGN_OR_RETURN(host, Tensor::Allocate(value.dtype(), value.shape()));
+    UH_RETURN_IF_ERROR(producer->Read(*value.buffer(), value.offset(), host.data(), host.nbytes()));
+    UH_RETURN_IF_ERROR(producer->Synchronize());
+    if (segment.host_memory) return host;
   }
-  return Tensor(value.dtype(), value.shape(), std::move(buffer));
+  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Buffer> buffer, segment.device->Allocate(host.nbytes()));
+  UH_RETURN_IF_ERROR(stream.Write(*buffer, 0, host.data(), host.nbytes()));
+  return Tensor(host.dtype(), host.shape(), std::move(buffer));
 }
 
 Result<std::vector<Tensor>> PlanExecutor::Run(const std::map<std::string, Tensor>& inputs) const {
@@ -84,7 +87,10 @@ Result<std::vector<Tensor>> PlanExecutor::Run(const std::map<std::string, Tensor
       // One copy per value and device, however many of its segments read it (as planned).
       Tensor& moved = streams.moved[{info.name, device_id}];
       if (!moved.defined()) {
-        UH_ASSIGN_OR_RETURN(moved, BindInput(it->second, segment, *stream));
+        auto from = streams.produced_on.find(info.name);
+        hal::Stream* producer =
+            from == streams.produced_on.end() ? nullptr : streams.by_device[from->second].get();
+        UH_ASSIGN_OR_RETURN(moved, BindInput(it->second, producer, segment, *stream));
       }
       bound.push_back(moved);
     }

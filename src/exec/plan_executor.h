@@ -37,8 +37,10 @@ class PlanExecutor {
 
  private:
   PlanExecutor() = default;
-  Result<Tensor> BindInput(const Tensor& value, const CompiledSegment& segment,
-                           hal::Stream& stream) const;
+  // `value` as `segment` reads it; `producer` is the stream of the device that made it (null
+  // for caller inputs), which reads a device tensor back.
+  Result<Tensor> BindInput(const Tensor& value, hal::Stream* producer,
+                           const CompiledSegment& segment, hal::Stream& stream) const;
 
   std::vector<CompiledSegment> segments_;
   std::vector<std::string> output_names_;
