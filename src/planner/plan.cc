@@ -64,9 +64,10 @@ std::string Plan::ToText() const {
   std::string out = fmt::format(
       "plan: {} node(s) in {} segment(s) on {} ({}, fallback {})\n", nodes.size(), segments.size(),
       Join(preference), pinned ? "pinned" : "preference order", FallbackPolicyName(fallback));
-  out += fmt::format("estimated latency (modelled, not measured): {}  ({} copy edge(s), {} "
-                     "fallback node(s))\n",
-                     FormatEstimate(total), copies.size(), fallback_count());
+  out += fmt::format(
+      "estimated latency (modelled, not measured): {}  ({} copy edge(s), {} "
+      "fallback node(s))\n",
+      FormatEstimate(total), copies.size(), fallback_count());
   size_t name_width = 4, op_width = 2, device_width = 6;
   for (const NodePlacement& n : nodes) {
     name_width = std::max(name_width, n.node.size());
