@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end (run by `make demo` after `make build`): make the demo model, list
-# the devices, run it once, benchmark it, and compare latency and outputs with ONNX Runtime
-# on the same input with the same thread count.
+# the devices, show its placement, run it once, benchmark it, and compare latency and outputs
+# with ONNX Runtime on the same input with the same thread count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,11 @@ fi
 
 step "unihal devices"
 "$UNIHAL" devices
+
+step "unihal plan ($MODEL: where each node runs with sim-npu preferred, then cpu)"
+# The simulated NPU (edge-34) runs int8/fp16 only, so this float32 model falls back to cpu whole;
+# every node's reason says why.
+"$UNIHAL" plan "$MODEL" --devices sim-npu,cpu --sim-npu edge-34
 
 step "unihal run ($MODEL, one random image)"
 "$PYTHON" -c "import numpy as np, sys

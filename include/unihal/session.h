@@ -18,6 +18,10 @@ namespace unihal {
 
 namespace exec {
 class GraphExecutor;
+class PlanExecutor;
+}  // namespace exec
+namespace planner {
+struct Plan;
 }
 
 // R4.1: what happens to nodes the preferred device cannot run.
@@ -49,7 +53,11 @@ class Session {
 
   const std::vector<ir::ValueInfo>& inputs() const;
   const std::vector<ir::ValueInfo>& outputs() const;
+  // The device that runs the model; for a plan split across devices, their ids joined by ','
+  // in preference order ("sim-npu:0,cpu:0").
   const std::string& device_id() const;
+  // Where each node runs and why, the segments, copies and estimated cost (R4.2).
+  const planner::Plan& plan() const { return *plan_; }
   // On a simulated device (sim-npu): the modelled, not measured, latency of one run in seconds
   // at the device's current clock. nullopt on real devices.
   std::optional<double> ModeledLatencySeconds() const;
@@ -71,7 +79,10 @@ class Session {
   std::shared_ptr<Runtime> runtime_;
   std::unique_ptr<ir::Model> model_;
   std::shared_ptr<hal::Device> device_;
-  std::unique_ptr<exec::GraphExecutor> executor_;
+  std::unique_ptr<exec::GraphExecutor> executor_;  // when the plan has one segment (or none)
+  std::unique_ptr<planner::Plan> plan_;
+  std::unique_ptr<exec::PlanExecutor> plan_executor_;  // when the plan has several segments
+  std::string device_id_;
 };
 
 }  // namespace unihal

@@ -3,8 +3,10 @@
 #include <filesystem>
 
 #include "exec/graph_executor.h"
+#include "exec/plan_executor.h"
 #include "ir/passes.h"
 #include "onnx/onnx_loader.h"
+#include "planner/partitioner.h"
 
 namespace unihal {
 namespace {
@@ -30,6 +32,35 @@ ir::NodeEvaluator CpuEvaluator(std::shared_ptr<hal::Device> cpu) {
   };
 }
 
+// The devices to plan on: the preference list, or the one `device` (pinned: no fallback).
+Result<planner::PartitionOptions> PartitionOptionsFor(const Runtime& runtime,
+                                                      const SessionOptions& options) {
+  planner::PartitionOptions partition;
+  partition.fallback = options.fallback;
+  partition.pinned = options.devices.empty();
+  if (partition.pinned) {
+    UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Device> device, runtime.FindDevice(options.device));
+    partition.devices.push_back(std::move(device));
+  }
+  for (const std::string& id : options.devices) {
+    Result<std::shared_ptr<hal::Device>> device = runtime.FindDevice(id);
+    if (!device.ok()) return device.status().WithContext("device list");
+    partition.devices.push_back(*std::move(device));
+  }
+  return partition;
+}
+
+// "sim-npu:0,cpu:0": the devices a plan's segments use, in preference order.
+std::string DevicesUsed(const planner::Plan& plan) {
+  std::string ids;
+  for (const std::string& id : plan.preference) {
+    bool used = false;
+    for (const planner::Segment& s : plan.segments) used = used || s.device->info().id == id;
+    if (used) ids += (ids.empty() ? "" : ",") + id;
+  }
+  return ids;
+}
+
 }  // namespace
 
 Session::~Session() = default;
@@ -52,7 +83,7 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
                                                  std::unique_ptr<ir::Model> model,
                                                  const SessionOptions& options) {
   if (!runtime) return InvalidArgumentError("Session needs a Runtime");
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Device> device, runtime->FindDevice(options.device));
+  UH_ASSIGN_OR_RETURN(planner::PartitionOptions partition, PartitionOptionsFor(*runtime, options));
   const std::string where = model->path.empty() ? "model" : model->path;
   if (options.optimize) {
     UH_RETURN_IF_ERROR(ir::FoldConstants(model->graph, CpuEvaluator(runtime->cpu()))
@@ -60,22 +91,30 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
     UH_RETURN_IF_ERROR(ir::FoldBatchNormIntoConv(model->graph).WithContext("optimizing " + where));
     UH_RETURN_IF_ERROR(ir::RemoveDeadNodes(model->graph).WithContext("optimizing " + where));
   }
-  UH_ASSIGN_OR_RETURN(std::unique_ptr<exec::GraphExecutor> executor,
-                      exec::GraphExecutor::Create(device, model->graph));
+  UH_ASSIGN_OR_RETURN(planner::Plan plan, planner::Partition(model->graph, partition));
   std::unique_ptr<Session> session(new Session());  // private constructor
+  std::shared_ptr<hal::Device> device =
+      plan.segments.empty() ? partition.devices.front() : plan.segments.front().device;
+  session->device_id_ = device->info().id;
+  if (plan.segments.size() <= 1) {
+    UH_ASSIGN_OR_RETURN(session->executor_, exec::GraphExecutor::Create(device, model->graph));
+  } else {
+    UH_ASSIGN_OR_RETURN(session->plan_executor_, exec::PlanExecutor::Create(plan, model->graph));
+    session->device_id_ = DevicesUsed(plan);
+  }
   session->runtime_ = std::move(runtime);
   session->model_ = std::move(model);
   session->device_ = std::move(device);
-  session->executor_ = std::move(executor);
+  session->plan_ = std::make_unique<planner::Plan>(std::move(plan));
   return session;
 }
 
 const std::vector<ir::ValueInfo>& Session::inputs() const { return model_->graph.inputs; }
 const std::vector<ir::ValueInfo>& Session::outputs() const { return model_->graph.outputs; }
-const std::string& Session::device_id() const { return device_->info().id; }
+const std::string& Session::device_id() const { return device_id_; }
 
 std::optional<double> Session::ModeledLatencySeconds() const {
-  return executor_->ModeledLatencySeconds();
+  return executor_ ? executor_->ModeledLatencySeconds() : plan_executor_->ModeledLatencySeconds();
 }
 
 Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
@@ -93,8 +132,8 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
   for (const auto& info : this->inputs()) {
     auto it = inputs.find(info.name);
     if (it == inputs.end() || !it->second.defined()) {
-      return InvalidArgumentError("input '" + info.name + "' is missing; the model expects:" +
-                                  expected);
+      return InvalidArgumentError("input '" + info.name +
+                                  "' is missing; the model expects:" + expected);
     }
     const Tensor& t = it->second;
     if (!t.is_host()) {
@@ -134,7 +173,7 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
 Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& inputs,
                                          const RunOptions& /*options*/) const {
   UH_RETURN_IF_ERROR(CheckInputs(inputs));
-  return executor_->Run(inputs);
+  return executor_ ? executor_->Run(inputs) : plan_executor_->Run(inputs);
 }
 
 }  // namespace unihal

@@ -25,6 +25,7 @@ Status Bench(const BenchOptions& options) {
   UH_RETURN_IF_ERROR(runtime->FindDevice(options.device));
   SessionOptions session_options;
   session_options.device = options.device;
+  ApplyPlacementOptions(options.placement, session_options);
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
   UH_ASSIGN_OR_RETURN(auto inputs, BenchInputs(*session, options));
@@ -102,6 +103,7 @@ Command AddBenchCommand(CLI::App& parent) {
       ->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
   AddSimNpuOptions(app, &options->sim_npu);
+  AddPlacementOptions(app, &options->placement);
   return {app, [options] {
             return options->compare.empty() ? Bench(*options) : BenchCompare(*options);
           }};

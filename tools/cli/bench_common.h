@@ -28,6 +28,7 @@ struct BenchOptions {
   uint64_t seed = 0;
   bool json = false;
   SimNpuCliOptions sim_npu;
+  PlacementCliOptions placement;
 };
 
 struct LatencyStats {

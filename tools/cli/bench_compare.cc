@@ -152,6 +152,7 @@ Status BenchCompare(const BenchOptions& options) {
   UH_RETURN_IF_ERROR(runtime->FindDevice(options.device));
   SessionOptions session_options;
   session_options.device = options.device;
+  ApplyPlacementOptions(options.placement, session_options);
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
   UH_ASSIGN_OR_RETURN(auto inputs, BenchInputs(*session, options));

@@ -10,6 +10,7 @@
 
 #include "unihal/ir/graph.h"
 #include "unihal/runtime.h"
+#include "unihal/session.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
 
@@ -43,6 +44,7 @@ struct Command {
 Command AddDevicesCommand(CLI::App& parent);
 Command AddRunCommand(CLI::App& parent);
 Command AddBenchCommand(CLI::App& parent);
+Command AddPlanCommand(CLI::App& parent);
 
 // The simulated NPU flags shared by devices, run and bench: --sim-npu PROFILE (repeatable),
 // --sim-npu-faults SPEC, --sim-npu-emulate-latency.
@@ -54,6 +56,16 @@ struct SimNpuCliOptions {
 void AddSimNpuOptions(CLI::App* app, SimNpuCliOptions* options);
 // Copies the flags into `runtime_options`; a bad fault spec is kInvalidArgument.
 Status ApplySimNpuOptions(const SimNpuCliOptions& options, RuntimeOptions& runtime_options);
+
+// The placement flags shared by plan, run and bench (R4.1): --devices LIST (a preference list,
+// most preferred first, e.g. sim-npu,cpu) and --fallback allow|warn|forbid.
+struct PlacementCliOptions {
+  std::vector<std::string> devices;
+  std::string fallback = "allow";
+};
+void AddPlacementOptions(CLI::App* app, PlacementCliOptions* options);
+// Copies the flags into `session_options` (devices, fallback).
+void ApplyPlacementOptions(const PlacementCliOptions& options, SessionOptions& session_options);
 
 // Parses "NAME=FILE" (split at the first '='); names must be unique.
 Result<std::map<std::string, std::string>> ParseInputSpecs(const std::vector<std::string>& specs);

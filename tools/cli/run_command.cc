@@ -24,6 +24,7 @@ struct RunCommandOptions {
   uint64_t seed = 0;
   bool json = false;
   SimNpuCliOptions sim_npu;
+  PlacementCliOptions placement;
 };
 
 Status CreateOutputDir(const std::string& dir) {
@@ -68,6 +69,7 @@ Status RunModel(const RunCommandOptions& options) {
   UH_ASSIGN_OR_RETURN(auto inputs, LoadInputs(options.inputs));
   SessionOptions session_options;
   session_options.device = options.device;
+  ApplyPlacementOptions(options.placement, session_options);
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
   UH_RETURN_IF_ERROR(CompleteInputs(*session, options, inputs));
@@ -128,6 +130,7 @@ Command AddRunCommand(CLI::App& parent) {
   app->add_option("--seed", options->seed, "Seed for --random-inputs")->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
   AddSimNpuOptions(app, &options->sim_npu);
+  AddPlacementOptions(app, &options->placement);
   return {app, [options] { return RunModel(*options); }};
 }
 
