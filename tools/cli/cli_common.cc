@@ -215,7 +215,8 @@ Result<Tensor> ToNumpyCompatible(const Tensor& tensor) {
 void AddSimNpuOptions(CLI::App* app, SimNpuCliOptions* options) {
   app->add_option("--sim-npu", options->profiles,
                   "Enable a SIMULATED NPU with this profile (edge-34, tiny-4 or a .json path); "
-                  "repeatable. Its figures are modelled, not measured");
+                  "repeatable. Its figures are modelled, not measured")
+      ->allow_extra_args(false);  // one profile per occurrence: never swallow the model path
   app->add_option("--sim-npu-faults", options->faults,
                   "Inject faults into the simulated NPU, e.g. error_rate=0.05,seed=1,"
                   "lost_after_runs=100,oom_rate=0.1,hang_rate=0.01,hang_timeout_s=2");

@@ -103,5 +103,13 @@ TEST_F(PlanCliTest, RunAcceptsDevices) {
   EXPECT_TRUE(fs::exists(dir_ / "out" / "y.npy"));
 }
 
+TEST_F(PlanCliTest, SimNpuBeforeTheModelPathDoesNotSwallowIt) {
+  int code = 0;
+  std::string out = Capture("run --sim-npu edge-34 " + model_ + " --devices sim-npu,cpu " +
+                                "--random-inputs --json --output-dir " + (dir_ / "o2").string(),
+                            &code, false);
+  EXPECT_EQ(code, 0) << out;
+}
+
 }  // namespace
 }  // namespace unihal::cli
