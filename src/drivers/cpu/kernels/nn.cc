@@ -1,6 +1,7 @@
 // Registers the reference (plain C++) NN kernels at priority 0; oneDNN kernels take precedence
 // for the cases they handle.
 #include "drivers/cpu/cpu_kernels.h"
+#include "drivers/cpu/kernels/half_via_float.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 
 namespace unihal::cpu {
@@ -13,11 +14,11 @@ void RegisterReferenceNnKernels(hal::KernelRegistry& registry) {
   add("Conv", 1, CreateReferenceConv);
   add("Gemm", 7, CreateReferenceGemm);
   add("MatMul", 1, CreateReferenceMatMul);
-  add("MaxPool", 1, CreateReferenceMaxPool);
-  add("AveragePool", 1, CreateReferenceAveragePool);
+  add("MaxPool", 1, HalfViaFloat(CreateReferenceMaxPool));
+  add("AveragePool", 1, HalfViaFloat(CreateReferenceAveragePool));
   add("GlobalAveragePool", 1, CreateReferenceGlobalAveragePool);
-  add("BatchNormalization", 7, CreateReferenceBatchNormalization);
-  add("LRN", 1, CreateReferenceLrn);
+  add("BatchNormalization", 7, HalfViaFloat(CreateReferenceBatchNormalization));
+  add("LRN", 1, HalfViaFloat(CreateReferenceLrn));
 }
 
 }  // namespace unihal::cpu
