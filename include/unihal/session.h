@@ -72,6 +72,7 @@ class Session {
   std::unique_ptr<ir::Model> model_;
   std::shared_ptr<hal::Device> device_;
   std::unique_ptr<exec::GraphExecutor> executor_;
+  std::string model_name_;  // the monitor's "model" label: file stem, else graph name
 };
 
 }  // namespace unihal

@@ -1,5 +1,6 @@
 #include "unihal/session.h"
 
+#include <chrono>
 #include <filesystem>
 
 #include "exec/graph_executor.h"
@@ -28,6 +29,19 @@ ir::NodeEvaluator CpuEvaluator(std::shared_ptr<hal::Device> cpu) {
     UH_RETURN_IF_ERROR(exe->Run({}, outputs));
     return outputs;
   };
+}
+
+// The monitor's outcome of a finished run (R5.2 final states).
+TaskState OutcomeOf(const Status& status) {
+  if (status.ok()) return TaskState::kSucceeded;
+  if (status.code() == StatusCode::kCancelled) return TaskState::kCancelled;
+  if (status.code() == StatusCode::kDeadlineExceeded) return TaskState::kTimedOut;
+  return TaskState::kFailed;
+}
+
+std::string MonitorModelName(const ir::Model& model) {
+  if (!model.path.empty()) return std::filesystem::path(model.path).stem().string();
+  return model.graph.name.empty() ? "model" : model.graph.name;
 }
 
 }  // namespace
@@ -67,6 +81,7 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
   session->model_ = std::move(model);
   session->device_ = std::move(device);
   session->executor_ = std::move(executor);
+  session->model_name_ = MonitorModelName(*session->model_);
   return session;
 }
 
@@ -132,9 +147,20 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
 }
 
 Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& inputs,
-                                         const RunOptions& /*options*/) const {
-  UH_RETURN_IF_ERROR(CheckInputs(inputs));
-  return executor_->Run(inputs);
+                                         const RunOptions& options) const {
+  const auto start = std::chrono::steady_clock::now();
+  Status checked = CheckInputs(inputs);
+  Result<std::vector<Tensor>> outputs =
+      checked.ok() ? executor_->Run(inputs) : Result<std::vector<Tensor>>(std::move(checked));
+  RunRecord record;
+  record.device = device_id();
+  record.model = model_name_;
+  record.tenant = options.tenant;
+  record.priority = options.priority;
+  record.latency = std::chrono::steady_clock::now() - start;
+  record.outcome = OutcomeOf(outputs.status());
+  runtime_->perf_monitor().Record(record);
+  return outputs;
 }
 
 }  // namespace unihal
