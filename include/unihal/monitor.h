@@ -22,6 +22,7 @@ namespace unihal {
 
 namespace sched {
 class SeriesTable;
+struct SeriesEntry;
 class HealthSampler;
 }  // namespace sched
 
@@ -40,6 +41,9 @@ struct RunRecord {
   TaskState outcome = TaskState::kSucceeded;
   bool fell_back = false;  // ran (partly) on another device than the one asked for
   bool retried = false;    // was retried after a failure (R5.6)
+  // When it finished, for the recent-throughput window; default (epoch): Record reads the clock.
+  // Callers that already read it for `latency` pass it and save a clock read.
+  std::chrono::steady_clock::time_point finished{};
 };
 
 // Latency histogram bucket layout, shared by the recorder, quantiles and the exporters: 8
@@ -136,10 +140,28 @@ class PerfMonitor {
   PerfMonitor(const PerfMonitor&) = delete;
   PerfMonitor& operator=(const PerfMonitor&) = delete;
 
+  // A series looked up once and kept by the caller (e.g. per session, tenant and priority):
+  // recording through it skips hashing and comparing the key. Valid until Reset() or the
+  // monitor's end.
+  class SeriesHandle {
+   public:
+    SeriesHandle() = default;
+    bool valid() const { return entry_ != nullptr; }
+
+   private:
+    friend class PerfMonitor;
+    explicit SeriesHandle(sched::SeriesEntry* entry) : entry_(entry) {}
+    sched::SeriesEntry* entry_ = nullptr;
+  };
+
   void Record(const RunRecord& record);
+  SeriesHandle FindSeries(std::string_view device, std::string_view model, std::string_view tenant,
+                          Priority priority);
+  // Records into `series`; the record's device, model, tenant and priority are not read.
+  void Record(SeriesHandle series, const RunRecord& record);
   PerfSnapshot Snapshot() const;
-  // Forgets every series and restarts the clocks (e.g. between benchmark phases). Not safe
-  // concurrently with Record.
+  // Forgets every series (handles too) and restarts the clocks, e.g. between benchmark
+  // phases. Not safe concurrently with Record.
   void Reset();
 
  private:

@@ -108,8 +108,8 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
   for (const auto& info : this->inputs()) {
     auto it = inputs.find(info.name);
     if (it == inputs.end() || !it->second.defined()) {
-      return InvalidArgumentError("input '" + info.name + "' is missing; the model expects:" +
-                                  expected);
+      return InvalidArgumentError("input '" + info.name +
+                                  "' is missing; the model expects:" + expected);
     }
     const Tensor& t = it->second;
     if (!t.is_host()) {
@@ -157,7 +157,8 @@ Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& in
   record.model = model_name_;
   record.tenant = options.tenant;
   record.priority = options.priority;
-  record.latency = std::chrono::steady_clock::now() - start;
+  record.finished = std::chrono::steady_clock::now();
+  record.latency = record.finished - start;
   record.outcome = OutcomeOf(outputs.status());
   runtime_->perf_monitor().Record(record);
   return outputs;

@@ -1,6 +1,8 @@
 #include "sched/perf_monitor.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <thread>
@@ -24,13 +26,28 @@ int ThreadStripe() {
   return stripe;
 }
 
+// Eight bytes at a time, multiply-xor mixed: a few cycles for the short ids used as keys.
+uint64_t MixBytes(uint64_t h, std::string_view bytes) {
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, bytes.data() + i, 8);
+    h = std::rotl((h ^ word) * kMul, 29);
+  }
+  uint64_t tail = bytes.size();  // the length too, so "ab"+"c" and "a"+"bc" differ
+  for (size_t shift = 8; i < bytes.size(); ++i, shift += 8) {
+    tail ^= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (shift % 64);
+  }
+  return std::rotl((h ^ tail) * kMul, 31);
+}
+
 uint64_t KeyHash(std::string_view device, std::string_view model, std::string_view tenant,
                  Priority priority) {
-  const std::hash<std::string_view> hash;
-  uint64_t h = hash(device);
-  h = (h ^ hash(model)) * 0x100000001B3ull + 0x9E3779B97F4A7C15ull;
-  h = (h ^ hash(tenant)) * 0x100000001B3ull + static_cast<uint64_t>(priority);
-  return h ^ (h >> 29);
+  uint64_t h = MixBytes(static_cast<uint64_t>(priority) + 1, device);
+  h = MixBytes(h, model);
+  h = MixBytes(h, tenant);
+  return h ^ (h >> 32);
 }
 
 bool KeyIs(const SeriesEntry& entry, uint64_t hash, std::string_view device, std::string_view model,
@@ -125,12 +142,24 @@ void RecentRate::Clear() {
 SeriesTable::SeriesTable() : start_(std::chrono::steady_clock::now()) {}
 
 void SeriesTable::Record(const RunRecord& record) {
-  const std::string_view tenant = record.tenant.empty() ? kDefaultTenant : record.tenant;
-  const uint64_t hash = KeyHash(record.device, record.model, tenant, record.priority);
+  Record(FindOrInsert(record.device, record.model, record.tenant, record.priority), record);
+}
+
+SeriesEntry& SeriesTable::FindOrInsert(std::string_view device, std::string_view model,
+                                       std::string_view tenant, Priority priority) {
+  if (tenant.empty()) tenant = kDefaultTenant;
+  return Find(device, model, tenant, priority, KeyHash(device, model, tenant, priority));
+}
+
+void SeriesTable::Record(SeriesEntry& entry, const RunRecord& record) {
   const int stripe = ThreadStripe();
-  Find(record.device, record.model, tenant, record.priority, hash).Add(record, stripe);
-  const auto since_start = std::chrono::steady_clock::now() - start_;
-  recent_.Add(std::chrono::duration_cast<std::chrono::seconds>(since_start).count(), stripe);
+  entry.Add(record, stripe);
+  const auto finished = record.finished == std::chrono::steady_clock::time_point{}
+                            ? std::chrono::steady_clock::now()
+                            : record.finished;
+  const int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(finished - start_).count();
+  if (second >= 0) recent_.Add(second, stripe);  // a run that ended before a Reset: not recent
 }
 
 SeriesEntry& SeriesTable::Find(std::string_view device, std::string_view model,
@@ -248,6 +277,14 @@ PerfSnapshot SeriesTable::Snapshot() const {
 PerfMonitor::PerfMonitor() : table_(std::make_unique<sched::SeriesTable>()) {}
 PerfMonitor::~PerfMonitor() = default;
 void PerfMonitor::Record(const RunRecord& record) { table_->Record(record); }
+PerfMonitor::SeriesHandle PerfMonitor::FindSeries(std::string_view device, std::string_view model,
+                                                  std::string_view tenant, Priority priority) {
+  return SeriesHandle(&table_->FindOrInsert(device, model, tenant, priority));
+}
+void PerfMonitor::Record(SeriesHandle series, const RunRecord& record) {
+  if (series.entry_ == nullptr) return;  // a default handle: nothing to record into
+  table_->Record(*series.entry_, record);
+}
 PerfSnapshot PerfMonitor::Snapshot() const { return table_->Snapshot(); }
 void PerfMonitor::Reset() { table_->Reset(); }
 

@@ -60,6 +60,9 @@ class SeriesTable {
 
   SeriesTable();
   void Record(const RunRecord& record);
+  SeriesEntry& FindOrInsert(std::string_view device, std::string_view model,
+                            std::string_view tenant, Priority priority);
+  void Record(SeriesEntry& entry, const RunRecord& record);
   PerfSnapshot Snapshot() const;
   void Reset();
 

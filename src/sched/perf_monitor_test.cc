@@ -90,6 +90,36 @@ TEST(PerfMonitorTest, ConcurrentRecordsGiveExactCounts) {
   EXPECT_NEAR(s.recent_runs_per_s * s.recent_window_s, 2.0 * kThreads * kPerThread, 1e-6);
 }
 
+TEST(PerfMonitorTest, HandlesRecordIntoTheSameSeriesAsKeys) {
+  PerfMonitor monitor;
+  const PerfMonitor::SeriesHandle handle =
+      monitor.FindSeries("cpu:0", "m", "", Priority::kLow);  // "" is the default tenant
+  ASSERT_TRUE(handle.valid());
+  RunRecord r = MakeRun("ignored", "ignored", "ignored", Priority::kHigh, microseconds(5));
+  monitor.Record(handle, r);
+  monitor.Record(handle, r);
+  monitor.Record(MakeRun("cpu:0", "m", "default", Priority::kLow, microseconds(5)));
+  monitor.Record(PerfMonitor::SeriesHandle(), r);  // an empty handle records nothing
+  const PerfSnapshot s = monitor.Snapshot();
+  ASSERT_EQ(s.series.size(), 1u);
+  EXPECT_EQ(s.series[0].key.tenant, "default");
+  EXPECT_EQ(s.series[0].stats.counts.runs, 3);
+}
+
+TEST(PerfMonitorTest, RunsThatFinishedLongAgoAreNotRecent) {
+  PerfMonitor monitor;
+  RunRecord old = MakeRun("cpu:0", "m", "", Priority::kNormal, microseconds(5));
+  old.finished = std::chrono::steady_clock::now() - std::chrono::seconds(60);
+  monitor.Record(old);
+  RunRecord now = old;
+  now.finished = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) monitor.Record(now);
+  const PerfSnapshot s = monitor.Snapshot();
+  EXPECT_EQ(s.total.counts.runs, 4);
+  EXPECT_NEAR(s.recent_runs_per_s * s.recent_window_s, 3.0, 1e-9);
+  EXPECT_LE(s.recent_window_s, PerfMonitor::kRecentWindowSeconds + 1.0);
+}
+
 TEST(PerfMonitorTest, AggregatesPerDimensionAndOutcome) {
   PerfMonitor monitor;
   monitor.Record(MakeRun("cpu:0", "a", "x", Priority::kCritical, microseconds(100)));
