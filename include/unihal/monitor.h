@@ -5,7 +5,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -237,13 +236,18 @@ class HealthMonitor {
   void ReportRunError(std::string_view device_id);
   void ReportRunSuccess(std::string_view device_id);
 
-  // Called on every state change (on the sampling or reporting thread; keep it short, do not
-  // call Stop from it). Returns an id for Unsubscribe.
+  // Called on every state change, on the sampling or reporting thread. Keep it short and call
+  // only the queries (State, Status, ...) from it: Stop, Report*, Subscribe and Unsubscribe
+  // would deadlock. Returns an id for Unsubscribe.
   int Subscribe(Callback callback);
   void Unsubscribe(int id);
 
  private:
   std::unique_ptr<sched::HealthSampler> sampler_;
 };
+
+// The latest sample of each device as Prometheus gauges (names in docs/monitoring.md). A figure
+// the device did not report has no sample line: Prometheus has no "unknown", and 0 would lie.
+std::string HealthToPrometheus(const std::vector<DeviceHealthStatus>& statuses);
 
 }  // namespace unihal

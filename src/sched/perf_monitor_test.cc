@@ -301,5 +301,37 @@ TEST(PerfMonitorTest, PrometheusTextIsValidAndExact) {
   EXPECT_FALSE(CheckPrometheus("# TYPE c counter\nc{a=\"unterminated} 1\n").problems.empty());
 }
 
+TEST(PerfMonitorTest, HealthGaugesAreValidAndLeaveUnknownOut) {
+  DeviceHealthStatus npu;
+  npu.device_id = "sim-npu:0";
+  npu.is_simulated = true;
+  npu.state = hal::HealthState::kDegraded;
+  HealthSample sample;
+  sample.health.temperature_c = 88.5;
+  sample.health.clock_mhz = 500;
+  sample.health.throttling = true;
+  npu.latest = sample;
+  DeviceHealthStatus cpu;
+  cpu.device_id = "cpu:0";
+  cpu.state = hal::HealthState::kHealthy;
+  cpu.latest = HealthSample{};  // reports nothing
+  DeviceHealthStatus never;     // not sampled yet
+  never.device_id = "x:0";
+  const std::string text = HealthToPrometheus({npu, cpu, never});
+  const PromCheck check = CheckPrometheus(text);
+  EXPECT_TRUE(check.problems.empty()) << ::testing::PrintToString(check.problems) << "\n" << text;
+  const std::string n = R"(device="sim-npu:0",simulated="true")";
+  EXPECT_EQ(check.samples.at("unihal_device_temperature_celsius{" + n + "}"), 88.5);
+  EXPECT_EQ(check.samples.at("unihal_device_clock_hertz{" + n + "}"), 500e6);
+  EXPECT_EQ(check.samples.at("unihal_device_throttling{" + n + "}"), 1);
+  EXPECT_EQ(check.samples.at("unihal_device_state{" + n + R"(,state="degraded"})"), 1);
+  EXPECT_EQ(check.samples.at("unihal_device_state{" + n + R"(,state="healthy"})"), 0);
+  EXPECT_EQ(
+      check.samples.at(R"(unihal_device_state{device="cpu:0",simulated="false",state="healthy"})"),
+      1);
+  EXPECT_EQ(text.find("unihal_device_temperature_celsius{device=\"cpu:0\""), std::string::npos);
+  EXPECT_EQ(text.find("unihal_device_power_watts{"), std::string::npos);  // nobody reported it
+}
+
 }  // namespace
 }  // namespace unihal

@@ -32,6 +32,7 @@ struct HealthOptions {
   double interval_s = 1.0;
   int count = 0;  // 0: 1, or unlimited with --watch
   bool json = false;
+  bool prometheus = false;
   SimNpuCliOptions sim_npu;
 };
 
@@ -111,13 +112,15 @@ Status RunHealth(const HealthOptions& options) {
     const std::vector<DeviceHealthStatus> statuses = monitor.StatusAll();
     if (options.json) {
       std::cout << SampleJson(statuses, i, elapsed).dump() << std::endl;
+    } else if (options.prometheus) {
+      std::cout << HealthToPrometheus(statuses) << std::flush;
     } else {
       if (i > 1) fmt::print("\n");
       PrintTable(statuses, i, elapsed);
     }
   }
   std::signal(SIGINT, previous);
-  if (!options.json) {
+  if (!options.json && !options.prometheus) {
     fmt::print(
         "('-' = not reported by this platform; simulated = modelled figures, not "
         "hardware)\n");
@@ -139,7 +142,11 @@ Command AddHealthCommand(CLI::App& parent) {
                   "Number of samples (default 1, or unlimited "
                   "with --watch)")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
-  app->add_flag("--json", options->json, "Print one JSON object per sample, one per line");
+  CLI::Option* json =
+      app->add_flag("--json", options->json, "Print one JSON object per sample, one per line");
+  app->add_flag("--prometheus", options->prometheus,
+                "Print each sample as Prometheus gauges (unknown figures left out)")
+      ->excludes(json);
   AddSimNpuOptions(app, &options->sim_npu);
   return {app, [options] { return RunHealth(*options); }};
 }

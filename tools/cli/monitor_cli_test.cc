@@ -83,6 +83,16 @@ TEST(MonitorCliTest, HealthJsonGivesOneObjectPerSample) {
   EXPECT_EQ(samples, 2);
 }
 
+TEST(MonitorCliTest, HealthPrometheusHasTheSimulatedNpu) {
+  int code = 0;
+  const std::string text = Capture("health --prometheus --interval 0.05 --sim-npu tiny-4", &code);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("# TYPE unihal_device_state gauge\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("unihal_device_temperature_celsius{device=\"sim-npu:0\",simulated=\"true\"}"),
+            std::string::npos)
+      << text;
+}
+
 TEST(MonitorCliTest, StatsJsonCountsEveryRequest) {
   const std::string model = WriteReluModel();
   int code = 0;
