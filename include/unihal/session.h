@@ -75,6 +75,8 @@ class Session {
                                                  std::unique_ptr<ir::Model> model,
                                                  const SessionOptions& options);
   Status CheckInputs(const std::map<std::string, Tensor>& inputs) const;
+  // Checks the inputs and runs the plan, without recording into the monitor.
+  Result<std::vector<Tensor>> Execute(const std::map<std::string, Tensor>& inputs) const;
 
   std::shared_ptr<Runtime> runtime_;
   std::unique_ptr<ir::Model> model_;
@@ -83,6 +85,7 @@ class Session {
   std::unique_ptr<planner::Plan> plan_;
   std::unique_ptr<exec::PlanExecutor> plan_executor_;  // when the plan has several segments
   std::string device_id_;
+  std::string model_name_;  // the monitor's "model" label: file stem, else graph name
 };
 
 }  // namespace unihal

@@ -22,7 +22,17 @@ Result<std::shared_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) 
     for (auto& device : *devices) runtime->devices_.push_back(std::move(device));
   }
   if (!runtime->cpu()) return InternalError("the cpu driver opened no device");
+  runtime->health_options_ = options.health_monitor;
+  if (options.start_health_monitor) (void)runtime->health_monitor();
   return runtime;
+}
+
+HealthMonitor& Runtime::health_monitor() const {
+  std::call_once(health_once_, [this] {
+    health_monitor_ = std::make_unique<HealthMonitor>(devices_, health_options_);
+    health_monitor_->Start();
+  });
+  return *health_monitor_;
 }
 
 std::shared_ptr<hal::Device> Runtime::cpu() const {

@@ -1,5 +1,6 @@
 #include "unihal/session.h"
 
+#include <chrono>
 #include <filesystem>
 
 #include "exec/graph_executor.h"
@@ -61,6 +62,19 @@ std::string DevicesUsed(const planner::Plan& plan) {
   return ids;
 }
 
+// The monitor's outcome of a finished run (R5.2 final states).
+TaskState OutcomeOf(const Status& status) {
+  if (status.ok()) return TaskState::kSucceeded;
+  if (status.code() == StatusCode::kCancelled) return TaskState::kCancelled;
+  if (status.code() == StatusCode::kDeadlineExceeded) return TaskState::kTimedOut;
+  return TaskState::kFailed;
+}
+
+std::string MonitorModelName(const ir::Model& model) {
+  if (!model.path.empty()) return std::filesystem::path(model.path).stem().string();
+  return model.graph.name.empty() ? "model" : model.graph.name;
+}
+
 }  // namespace
 
 Session::~Session() = default;
@@ -106,6 +120,7 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
   session->model_ = std::move(model);
   session->device_ = std::move(device);
   session->plan_ = std::make_unique<planner::Plan>(std::move(plan));
+  session->model_name_ = MonitorModelName(*session->model_);
   return session;
 }
 
@@ -170,10 +185,25 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
   return Status::Ok();
 }
 
-Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& inputs,
-                                         const RunOptions& /*options*/) const {
+Result<std::vector<Tensor>> Session::Execute(const std::map<std::string, Tensor>& inputs) const {
   UH_RETURN_IF_ERROR(CheckInputs(inputs));
   return executor_ ? executor_->Run(inputs) : plan_executor_->Run(inputs);
+}
+
+Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& inputs,
+                                         const RunOptions& options) const {
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::vector<Tensor>> outputs = Execute(inputs);
+  RunRecord record;
+  record.device = device_id();
+  record.model = model_name_;
+  record.tenant = options.tenant;
+  record.priority = options.priority;
+  record.finished = std::chrono::steady_clock::now();
+  record.latency = record.finished - start;
+  record.outcome = OutcomeOf(outputs.status());
+  runtime_->perf_monitor().Record(record);
+  return outputs;
 }
 
 }  // namespace unihal

@@ -45,6 +45,8 @@ Command AddDevicesCommand(CLI::App& parent);
 Command AddRunCommand(CLI::App& parent);
 Command AddBenchCommand(CLI::App& parent);
 Command AddPlanCommand(CLI::App& parent);
+Command AddHealthCommand(CLI::App& parent);
+Command AddStatsCommand(CLI::App& parent);
 
 // The simulated NPU flags shared by devices, run and bench: --sim-npu PROFILE (repeatable),
 // --sim-npu-faults SPEC, --sim-npu-emulate-latency.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/cli_common.h"
+#include "cli/health_format.h"
 #include "unihal/runtime.h"
 
 namespace unihal::cli {
@@ -17,27 +18,6 @@ namespace {
 using json = nlohmann::ordered_json;
 
 constexpr std::chrono::milliseconds kHealthWindow{250};
-
-template <typename T>
-json OrNull(const std::optional<T>& value) {
-  return value ? json(*value) : json(nullptr);
-}
-
-json HealthJson(const hal::DeviceHealth& health) {
-  return {
-      {"state", HealthStateName(health.state)},
-      {"is_simulated", health.is_simulated},  // true: every figure below is modelled
-      {"temperature_c", OrNull(health.temperature_c)},
-      {"power_w", OrNull(health.power_w)},
-      {"energy_j", OrNull(health.energy_j)},
-      {"utilization", OrNull(health.utilization)},
-      {"memory_used_bytes", OrNull(health.memory_used_bytes)},
-      {"memory_free_bytes", OrNull(health.memory_free_bytes)},
-      {"clock_mhz", OrNull(health.clock_mhz)},
-      {"throttling", OrNull(health.throttling)},
-      {"error_count", OrNull(health.error_count)},
-  };
-}
 
 json DeviceJson(const hal::DeviceInfo& info, const hal::DeviceHealth& health) {
   json dtypes = json::array();
@@ -61,16 +41,6 @@ json DeviceJson(const hal::DeviceInfo& info, const hal::DeviceHealth& health) {
       {"cache_bytes", info.cache_bytes},
       {"health", HealthJson(health)},
   };
-}
-
-template <typename T>
-std::string OrDash(const std::optional<T>& value, std::string_view format) {
-  return value ? fmt::format(fmt::runtime(format), *value) : "-";
-}
-
-std::string Bytes(const std::optional<int64_t>& bytes) {
-  if (!bytes) return "-";
-  return fmt::format("{:.1f} GiB", static_cast<double>(*bytes) / (1024.0 * 1024 * 1024));
 }
 
 void PrintTable(const Runtime& runtime, const std::vector<hal::DeviceHealth>& health) {

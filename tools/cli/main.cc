@@ -21,7 +21,8 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", "unihal 0.1.0");
   app.require_subcommand(1);
   const std::vector<Command> commands = {AddDevicesCommand(app), AddRunCommand(app),
-                                         AddBenchCommand(app), AddPlanCommand(app)};
+                                         AddBenchCommand(app),   AddPlanCommand(app),
+                                         AddHealthCommand(app),  AddStatsCommand(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
