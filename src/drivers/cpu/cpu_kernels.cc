@@ -25,6 +25,8 @@ void RegisterReferenceCpuKernels(hal::KernelRegistry& registry) {
   RegisterMlKernels(registry);
   RegisterRandomKernels(registry);
   RegisterControlFlowKernels(registry);
+  RegisterSequenceKernels(registry);
+  RegisterOptionalKernels(registry);
 }
 
 }  // namespace unihal::cpu
