@@ -27,7 +27,7 @@ std::optional<DType> StaticStorageOnlyDType(const KernelCreateInfo& info) {
 }
 
 // The first input or output whose static type is a sequence or an optional, described for a
-// reason ("input 'seq' is sequence(float32[2])"); "" when none is known.
+// reason ("input seq: sequence(float32[2])"); "" when none is known.
 std::string StaticNonTensorValue(const KernelCreateInfo& info) {
   for (size_t i = 0; i < info.node.inputs.size(); ++i) {
     const ir::ValueInfo* value = info.ConstantInput(i) ? nullptr : info.InputInfo(i);
