@@ -13,6 +13,7 @@
 #include "unihal/runtime.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
+#include "unihal/value.h"
 
 namespace unihal {
 
@@ -66,8 +67,15 @@ class Session {
   // Runs once. Every graph input must be given, with its declared dtype and a shape that
   // matches its static dims (symbolic dims must agree across inputs). Outputs follow outputs().
   // Thread-safe.
+  // Models whose inputs or outputs are sequences or optionals need RunValues; Run fails naming
+  // the first such input or output.
   Result<std::vector<Tensor>> Run(const std::map<std::string, Tensor>& inputs,
                                   const RunOptions& options = {}) const;
+  // Runs once with values of any kind (unihal/value.h): tensors, sequences of tensors, and
+  // optionals (an optional input takes its element or Value::None()). Tensor inputs are checked
+  // as in Run. Outputs follow outputs(). Thread-safe.
+  Result<std::vector<Value>> RunValues(const std::map<std::string, Value>& inputs,
+                                       const RunOptions& options = {}) const;
 
  private:
   Session() = default;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "api/value_inputs.h"
 #include "exec/graph_executor.h"
 #include "exec/plan_executor.h"
 #include "ir/passes.h"
@@ -27,8 +28,18 @@ ir::NodeEvaluator CpuEvaluator(std::shared_ptr<hal::Device> cpu) {
     }
     UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> exe,
                         cpu->Compile(graph, hal::CompileOptions{}));
+    std::vector<Value> values;
+    UH_RETURN_IF_ERROR(exe->RunValues({}, values));
     std::vector<Tensor> outputs;
-    UH_RETURN_IF_ERROR(exe->Run({}, outputs));
+    for (Value& value : values) {
+      // Weights are tensors: a node that makes a sequence or an optional stays a node.
+      if (!value.is_tensor()) {
+        return UnimplementedError(node.Describe() + " gives a " +
+                                  std::string(ValueKindName(value.kind())) +
+                                  ", which cannot be folded into a weight");
+      }
+      outputs.push_back(std::move(value.mutable_tensor()));
+    }
     return outputs;
   };
 }
@@ -145,6 +156,7 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
   }
   std::map<std::string, int64_t> symbols;
   for (const auto& info : this->inputs()) {
+    if (!info.is_tensor()) continue;  // sequences and optionals: api::CheckValueInputs
     auto it = inputs.find(info.name);
     if (it == inputs.end() || !it->second.defined()) {
       return InvalidArgumentError("input '" + info.name +
@@ -186,6 +198,7 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
 }
 
 Result<std::vector<Tensor>> Session::Execute(const std::map<std::string, Tensor>& inputs) const {
+  UH_RETURN_IF_ERROR(api::RequireTensorInterface(this->inputs(), outputs()));
   UH_RETURN_IF_ERROR(CheckInputs(inputs));
   return executor_ ? executor_->Run(inputs) : plan_executor_->Run(inputs);
 }
@@ -204,6 +217,22 @@ Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& in
   record.outcome = OutcomeOf(outputs.status());
   runtime_->perf_monitor().Record(record);
   return outputs;
+}
+
+Result<std::vector<Value>> Session::RunValues(const std::map<std::string, Value>& inputs,
+                                              const RunOptions& /*options*/) const {
+  UH_RETURN_IF_ERROR(api::CheckValueInputs(this->inputs(), inputs));
+  std::map<std::string, Tensor> tensors;
+  for (const auto& info : this->inputs()) {
+    if (info.is_tensor()) tensors.emplace(info.name, inputs.at(info.name).tensor());
+  }
+  UH_RETURN_IF_ERROR(CheckInputs(tensors));
+  if (!executor_) {
+    return UnimplementedError("this model's plan is split across devices (" + device_id() +
+                              "), which passes tensors only between its segments; run a model "
+                              "with sequence or optional values on one device");
+  }
+  return executor_->RunValues(inputs);
 }
 
 }  // namespace unihal

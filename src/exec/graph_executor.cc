@@ -44,4 +44,20 @@ Result<std::vector<Tensor>> GraphExecutor::Run(const std::map<std::string, Tenso
   return outputs;
 }
 
+Result<std::vector<Value>> GraphExecutor::RunValues(
+    const std::map<std::string, Value>& inputs) const {
+  std::vector<Value> ordered;
+  ordered.reserve(executable_->inputs().size());
+  for (const ir::ValueInfo& info : executable_->inputs()) {
+    auto it = inputs.find(info.name);
+    if (it == inputs.end()) return InvalidArgumentError("input '" + info.name + "' is missing");
+    ordered.push_back(it->second);
+  }
+  UH_ASSIGN_OR_RETURN(std::unique_ptr<hal::Stream> stream, device_->CreateStream());
+  std::vector<Value> outputs;
+  UH_RETURN_IF_ERROR(stream->LaunchValues(*executable_, ordered, outputs));
+  UH_RETURN_IF_ERROR(stream->Synchronize());
+  return outputs;
+}
+
 }  // namespace unihal::exec

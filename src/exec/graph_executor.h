@@ -10,6 +10,7 @@
 
 #include "unihal/hal/device.h"
 #include "unihal/tensor.h"
+#include "unihal/value.h"
 
 namespace unihal::exec {
 
@@ -19,6 +20,8 @@ class GraphExecutor {
                                                        const ir::Graph& graph);
   // `inputs` by name; outputs in the graph's output order. Thread-safe.
   Result<std::vector<Tensor>> Run(const std::map<std::string, Tensor>& inputs) const;
+  // The same for values of any kind (sequences and optionals; unihal/value.h).
+  Result<std::vector<Value>> RunValues(const std::map<std::string, Value>& inputs) const;
   const hal::Device& device() const { return *device_; }
   // Simulated devices: the modelled latency of one run (hal::Executable::ModeledLatencySeconds).
   std::optional<double> ModeledLatencySeconds() const {

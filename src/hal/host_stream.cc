@@ -56,6 +56,10 @@ class HostStream final : public Stream {
                 std::vector<Tensor>& outputs) override {
     return Record(executable.Run(inputs, outputs));
   }
+  Status LaunchValues(Executable& executable, std::span<const Value> inputs,
+                      std::vector<Value>& outputs) override {
+    return Record(executable.RunValues(inputs, outputs));
+  }
   Result<std::shared_ptr<Event>> Record() override {
     return std::shared_ptr<Event>(std::make_shared<CompletedEvent>(first_error_));
   }

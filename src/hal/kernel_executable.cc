@@ -10,10 +10,22 @@ namespace unihal::hal {
 namespace {
 
 // Per-run scratch: value table and the free buffers. Kept between runs (one per concurrent run).
+// Slots hold values of any kind (unihal/value.h); most are tensors.
 struct RunState {
-  std::vector<Tensor> values;
+  std::vector<Value> values;
   BufferPool pool;
 };
+
+// Gives a dead value's storage back to the pool where nobody else holds it (a view may still
+// share it), and empties the slot.
+void Release(Value& dead, BufferPool& pool) {
+  auto give = [&pool](const Tensor& tensor) {
+    if (tensor.buffer() && tensor.buffer().use_count() == 1) pool.Give(tensor.buffer());
+  };
+  if (dead.is_tensor()) give(dead.tensor());
+  for (const Tensor& element : dead.elements()) give(element);
+  dead = Value();
+}
 
 class NodeContext final : public KernelContext {
  public:
@@ -24,14 +36,18 @@ class NodeContext final : public KernelContext {
   const ir::Node& node() const override { return node_; }
   size_t num_inputs() const override { return ins_.size(); }
   const Tensor* input(size_t i) const override {
+    const Value* value = input_value(i);
+    return value && value->is_tensor() ? &value->tensor() : nullptr;
+  }
+  const Value* input_value(size_t i) const override {
     if (i >= ins_.size() || ins_[i] == MemoryPlan::kAbsent) return nullptr;
-    const Tensor& t = state_.values[static_cast<size_t>(ins_[i])];
-    return t.defined() ? &t : nullptr;
+    const Value& value = state_.values[static_cast<size_t>(ins_[i])];
+    return value.defined() ? &value : nullptr;
   }
   size_t num_outputs() const override { return outs_.size(); }
 
   Result<Tensor*> AllocateOutput(size_t i, DType dtype, Shape shape) override {
-    UH_ASSIGN_OR_RETURN(Tensor * slot, OutputSlot(i));
+    UH_ASSIGN_OR_RETURN(Value * slot, OutputSlot(i));
     for (int64_t d : shape) {
       if (d < 0) {
         return InvalidArgumentError(node_.Describe() + ": output " + std::to_string(i) +
@@ -45,19 +61,25 @@ class NodeContext final : public KernelContext {
                                     std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
     }
     *slot = Tensor(dtype, std::move(shape), std::move(buffer));
-    return slot;
+    return &slot->mutable_tensor();
   }
 
   Status SetOutput(size_t i, Tensor tensor) override {
-    UH_ASSIGN_OR_RETURN(Tensor * slot, OutputSlot(i));
+    UH_ASSIGN_OR_RETURN(Value * slot, OutputSlot(i));
     *slot = std::move(tensor);
+    return Status::Ok();
+  }
+
+  Status SetOutputValue(size_t i, Value value) override {
+    UH_ASSIGN_OR_RETURN(Value * slot, OutputSlot(i));
+    *slot = std::move(value);
     return Status::Ok();
   }
 
   ThreadPool& thread_pool() override { return thread_pool_; }
 
  private:
-  Result<Tensor*> OutputSlot(size_t i) {
+  Result<Value*> OutputSlot(size_t i) {
     if (i >= outs_.size()) {
       return InternalError(node_.Describe() + ": kernel wrote output " + std::to_string(i) +
                            " but the node has " + std::to_string(outs_.size()));
@@ -71,7 +93,7 @@ class NodeContext final : public KernelContext {
   const std::vector<int>& outs_;
   RunState& state_;
   ThreadPool& thread_pool_;
-  Tensor discarded_;  // an optional output the graph does not use
+  Value discarded_;  // an optional output the graph does not use
 };
 
 class KernelExecutable final : public Executable {
@@ -89,24 +111,46 @@ class KernelExecutable final : public Executable {
   const std::vector<ir::ValueInfo>& outputs() const override { return graph_.outputs; }
 
   Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) override {
+    std::vector<Value> values;
+    UH_RETURN_IF_ERROR(RunBound(inputs, values));
+    outputs.resize(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (!values[i].is_tensor()) {
+        return InvalidArgumentError(
+            "output '" + graph_.outputs[i].name + "' of subgraph '" + graph_.name + "' is " +
+            values[i].Describe() +
+            ", not a tensor; run the model with Session::RunValues (Executable::RunValues)");
+      }
+      outputs[i] = std::move(values[i].mutable_tensor());
+    }
+    return Status::Ok();
+  }
+
+  Status RunValues(std::span<const Value> inputs, std::vector<Value>& outputs) override {
+    return RunBound(inputs, outputs);
+  }
+
+ private:
+  // Runs with `inputs` (tensors or values) bound to the input slots.
+  template <typename Input>
+  Status RunBound(std::span<const Input> inputs, std::vector<Value>& outputs) {
     if (inputs.size() != plan_.input_slots.size()) {
       return InvalidArgumentError("subgraph '" + graph_.name + "' takes " +
                                   std::to_string(plan_.input_slots.size()) + " inputs, got " +
                                   std::to_string(inputs.size()));
     }
     std::unique_ptr<RunState> state = AcquireState();
-    Status status = RunWith(*state, inputs, outputs);
-    for (Tensor& v : state->values) v = Tensor();  // drop references; pooled buffers stay
+    state->values.assign(static_cast<size_t>(plan_.num_slots), Value());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      state->values[static_cast<size_t>(plan_.input_slots[i])] = inputs[i];
+    }
+    Status status = RunWith(*state, outputs);
+    for (Value& v : state->values) v = Value();  // drop references; pooled buffers stay
     ReleaseState(std::move(state));
     return status;
   }
 
- private:
-  Status RunWith(RunState& state, std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
-    state.values.assign(static_cast<size_t>(plan_.num_slots), Tensor());
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      state.values[static_cast<size_t>(plan_.input_slots[i])] = inputs[i];
-    }
+  Status RunWith(RunState& state, std::vector<Value>& outputs) {
     for (const auto& [slot, name] : plan_.constant_slots) {
       state.values[static_cast<size_t>(slot)] = graph_.initializers.at(name);
     }
@@ -124,24 +168,36 @@ class KernelExecutable final : public Executable {
         }
       }
       for (int s : plan_.release_after[n]) {
-        Tensor& dead = state.values[static_cast<size_t>(s)];
-        // Only reuse storage nobody else holds (a view may still share it).
-        if (dead.buffer() && dead.buffer().use_count() == 1) state.pool.Give(dead.buffer());
-        dead = Tensor();
+        Release(state.values[static_cast<size_t>(s)], state.pool);
       }
     }
     outputs.resize(plan_.output_slots.size());
     for (size_t i = 0; i < plan_.output_slots.size(); ++i) {
-      const Tensor& value = state.values[static_cast<size_t>(plan_.output_slots[i])];
-      // An output that is (a view of) a weight is copied: a caller writing into it must not
-      // change the model.
-      if (value.buffer() && constant_buffers_.count(value.buffer().get())) {
-        UH_ASSIGN_OR_RETURN(outputs[i], value.Clone());
-      } else {
-        outputs[i] = value;
-      }
+      UH_ASSIGN_OR_RETURN(outputs[i],
+                          OwnedOutput(state.values[static_cast<size_t>(plan_.output_slots[i])]));
     }
     return Status::Ok();
+  }
+
+  // An output that is (a view of) a weight, or a sequence holding one, is copied: a caller
+  // writing into it must not change the model.
+  Result<Value> OwnedOutput(const Value& value) const {
+    auto owned = [this](const Tensor& tensor) -> Result<Tensor> {
+      if (tensor.buffer() && constant_buffers_.count(tensor.buffer().get())) return tensor.Clone();
+      return tensor;
+    };
+    if (value.is_tensor()) {
+      UH_ASSIGN_OR_RETURN(Tensor tensor, owned(value.tensor()));
+      return Value(std::move(tensor));
+    }
+    if (!value.is_sequence()) return value;
+    std::vector<Tensor> elements;
+    elements.reserve(value.elements().size());
+    for (const Tensor& element : value.elements()) {
+      UH_ASSIGN_OR_RETURN(Tensor copy, owned(element));
+      elements.push_back(std::move(copy));
+    }
+    return Value::Sequence(value.element_dtype(), std::move(elements));
   }
 
   std::unique_ptr<RunState> AcquireState() {

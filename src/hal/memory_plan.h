@@ -1,5 +1,7 @@
 // Liveness of a subgraph's values: which slot each value uses, and after which node each
-// intermediate value is dead so its buffer can be reused.
+// intermediate value is dead so its buffer can be reused. A slot holds a value of any kind
+// (tensor, sequence, none; see unihal/value.h): the kind is known only when the value is made,
+// and a dead sequence gives back its elements' buffers like a dead tensor its own.
 #pragma once
 
 #include <map>

@@ -48,9 +48,26 @@ std::optional<Shape> ValueInfo::StaticShape() const {
   return out;
 }
 
+std::string_view TypeKindName(TypeKind kind) {
+  switch (kind) {
+    case TypeKind::kTensor:
+      return "tensor";
+    case TypeKind::kSequence:
+      return "sequence";
+    case TypeKind::kOptionalTensor:
+      return "optional(tensor)";
+    case TypeKind::kOptionalSequence:
+      return "optional(sequence)";
+  }
+  return "unknown";
+}
+
 std::string ValueInfo::Describe() const {
-  return name + ": " + std::string(DTypeName(dtype)) +
-         (shape ? SymbolicShapeToString(*shape) : std::string("[unknown rank]"));
+  std::string type = std::string(DTypeName(dtype)) +
+                     (shape ? SymbolicShapeToString(*shape) : std::string("[unknown rank]"));
+  if (IsSequenceType(kind)) type = "sequence(" + type + ")";
+  if (IsOptionalType(kind)) type = "optional(" + type + ")";
+  return name + ": " + type;
 }
 
 std::string Attribute::TypeName() const {
@@ -64,6 +81,7 @@ std::string Attribute::TypeName() const {
     case 6: return "floats";
     case 7: return "strings";
     case 8: return "tensors";
+    case 9: return "type";
   }
   return "unknown";
 }

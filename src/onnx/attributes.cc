@@ -1,6 +1,7 @@
 #include "onnx/attributes.h"
 
 #include "onnx/tensor_proto.h"
+#include "onnx/value_types.h"
 
 namespace unihal::onnx_import {
 namespace {
@@ -20,6 +21,7 @@ AP::AttributeType EffectiveType(const AP& proto) {
   if (proto.strings_size()) return AP::STRINGS;
   if (proto.tensors_size()) return AP::TENSORS;
   if (proto.graphs_size()) return AP::GRAPHS;
+  if (proto.has_tp()) return AP::TYPE_PROTO;
   return AP::UNDEFINED;
 }
 
@@ -66,10 +68,17 @@ Result<ir::Attribute> ConvertAttribute(const AP& proto, const ir::Node& node,
       if (!graph.ok()) return graph.status().WithContext(where);
       return ir::Attribute(*std::move(graph));
     }
+    case AP::TYPE_PROTO: {
+      // A value type (Optional's `type`): unihal keeps what it can carry.
+      Result<ir::ValueInfo> type = ConvertTypeProto(proto.tp());
+      if (!type.ok()) {
+        return Status(type.status().code(), where + " " + type.status().message());
+      }
+      return ir::Attribute(*std::move(type));
+    }
     case AP::GRAPHS:
     case AP::SPARSE_TENSOR:
     case AP::SPARSE_TENSORS:
-    case AP::TYPE_PROTO:
     case AP::TYPE_PROTOS:
       return UnimplementedError(where + " has type " + AP::AttributeType_Name(proto.type()) +
                                 ", which unihal does not support");

@@ -4,6 +4,7 @@
 #include "onnx/attributes.h"
 #include "onnx/graph_validation.h"
 #include "onnx/tensor_proto.h"
+#include "onnx/value_types.h"
 
 namespace unihal::onnx_import {
 namespace {
@@ -17,19 +18,10 @@ std::string GraphLabel(const onnx::GraphProto& proto, int depth) {
 }
 
 Status CheckMainGraphValue(const onnx::ValueInfoProto& proto, const char* role) {
-  const onnx::TypeProto& type = proto.type();
-  if (type.value_case() == onnx::TypeProto::VALUE_NOT_SET) return Status::Ok();  // inferred later
-  if (type.value_case() != onnx::TypeProto::kTensorType) {
-    return UnimplementedError(std::string(role) + " '" + proto.name() +
-                              "' is not a tensor (sequence, map or optional); unihal only "
-                              "supports tensor inputs and outputs");
-  }
-  const int32_t elem = type.tensor_type().elem_type();
-  if (elem != 0 && !DTypeFromOnnx(elem)) {
-    return UnimplementedError(std::string(role) + " '" + proto.name() + "' has element type " +
-                              OnnxTypeName(elem) + ", which unihal does not support");
-  }
-  return Status::Ok();
+  Result<ir::ValueInfo> type = ConvertTypeProto(proto.type());  // unset: inferred later
+  if (type.ok()) return Status::Ok();
+  return Status(type.status().code(),
+                std::string(role) + " '" + proto.name() + "' " + type.status().message());
 }
 
 // Unique node names: unnamed nodes become "<OpType>_<index>", clashes get a suffix.
@@ -146,23 +138,9 @@ Status ConvertInterface(const onnx::GraphProto& proto, int depth, ir::Graph& gra
 }  // namespace
 
 ir::ValueInfo ConvertValueInfo(const onnx::ValueInfoProto& proto) {
-  ir::ValueInfo info;
+  Result<ir::ValueInfo> type = ConvertTypeProto(proto.type());
+  ir::ValueInfo info = type.ok() ? *std::move(type) : ir::ValueInfo{};
   info.name = proto.name();
-  if (!proto.type().has_tensor_type()) return info;
-  const auto& tensor_type = proto.type().tensor_type();
-  info.dtype = DTypeFromOnnx(tensor_type.elem_type()).value_or(DType::kUndefined);
-  if (!tensor_type.has_shape()) return info;
-  ir::SymbolicShape shape;
-  for (const auto& dim : tensor_type.shape().dim()) {
-    if (dim.has_dim_value() && dim.dim_value() >= 0) {
-      shape.push_back(ir::Dim::Static(dim.dim_value()));
-    } else if (dim.has_dim_param() && !dim.dim_param().empty()) {
-      shape.push_back(ir::Dim::Symbolic(dim.dim_param()));
-    } else {
-      shape.push_back(ir::Dim{});  // unknown, anonymous
-    }
-  }
-  info.shape = std::move(shape);
   return info;
 }
 

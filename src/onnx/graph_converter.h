@@ -24,8 +24,8 @@ struct ConversionContext {
 Result<ir::Graph> ConvertGraph(const onnx::GraphProto& proto, const ConversionContext& context,
                                const std::set<std::string>& outer_scope = {}, int depth = 0);
 
-// One value's type. Non-tensor types (sequence, map) and element types unihal lacks give
-// kUndefined with an unknown shape.
+// One value's type (tensor, sequence or optional; see ConvertTypeProto). Types unihal lacks
+// (maps, string elements) give an unknown tensor: kUndefined with an unknown shape.
 ir::ValueInfo ConvertValueInfo(const onnx::ValueInfoProto& proto);
 
 }  // namespace unihal::onnx_import

@@ -15,6 +15,7 @@
 #include "onnx/graph_converter.h"
 #include "onnx/shape_inference.h"
 #include "onnx/tensor_proto.h"
+#include "onnx/value_proto.h"
 
 namespace unihal::onnx_import {
 namespace {
@@ -233,6 +234,35 @@ Result<Tensor> LoadTensorProtoFile(const std::string& path) {
     Result<Tensor> tensor = TensorFromProto(proto, folder.empty() ? "." : folder);
     if (!tensor.ok()) return tensor.status().WithContext(what);
     return tensor;
+  });
+}
+
+Result<Value> LoadValueProtoFile(const std::string& path, const ir::ValueInfo& type) {
+  if (type.is_tensor()) {
+    UH_ASSIGN_OR_RETURN(Tensor tensor, LoadTensorProtoFile(path));
+    return Value(std::move(tensor));
+  }
+  const std::string what = "value file '" + path + "'";
+  return CatchAll(what, [&]() -> Result<Value> {
+    UH_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path, "value file"));
+    const std::string folder = fs::path(path).parent_path().string();
+    const std::string base_dir = folder.empty() ? "." : folder;
+    Result<Value> value = InvalidArgumentError("");
+    if (type.kind == ir::TypeKind::kSequence) {
+      onnx::SequenceProto proto;
+      if (!ParseLarge(bytes, proto)) {
+        return InvalidArgumentError(what + " is not a valid ONNX SequenceProto");
+      }
+      value = ValueFromSequenceProto(proto, type.dtype, base_dir);
+    } else {
+      onnx::OptionalProto proto;
+      if (!ParseLarge(bytes, proto)) {
+        return InvalidArgumentError(what + " is not a valid ONNX OptionalProto");
+      }
+      value = ValueFromOptionalProto(proto, type.dtype, base_dir);
+    }
+    if (!value.ok()) return value.status().WithContext(what);
+    return value;
   });
 }
 

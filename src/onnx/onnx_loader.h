@@ -8,6 +8,7 @@
 #include "unihal/ir/graph.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
+#include "unihal/value.h"
 
 namespace unihal::onnx_import {
 
@@ -17,5 +18,8 @@ Result<ir::Model> LoadModelFromFile(const std::string& path);
 Result<ir::Model> LoadModelFromBytes(std::string_view bytes, const std::string& base_dir);
 // Reads a serialized ONNX TensorProto file (.pb), as in ONNX's test data.
 Result<Tensor> LoadTensorProtoFile(const std::string& path);
+// Reads a value file (.pb) of ONNX's test data, typed as `type` says (its kind and, for an
+// empty sequence, its dtype): a TensorProto, a SequenceProto or an OptionalProto.
+Result<Value> LoadValueProtoFile(const std::string& path, const ir::ValueInfo& type);
 
 }  // namespace unihal::onnx_import

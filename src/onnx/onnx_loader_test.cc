@@ -582,9 +582,63 @@ TEST(OnnxLoaderTest, NonTensorOrUnsupportedGraphInputs) {
       ->mutable_elem_type()
       ->mutable_tensor_type()
       ->set_elem_type(TensorProto::FLOAT);
-  ExpectError(Load(sequence), StatusCode::kUnimplemented,
-              "the model bytes: graph input 'seq' is not a tensor (sequence, map or optional); "
-              "unihal only supports tensor inputs and outputs");
+  Result<ir::Model> with_sequence = Load(sequence);
+  ASSERT_TRUE(with_sequence.ok()) << with_sequence.status().ToString();
+  const ir::ValueInfo& seq_info = with_sequence->graph.inputs.back();
+  EXPECT_EQ(seq_info.kind, ir::TypeKind::kSequence);
+  EXPECT_EQ(seq_info.dtype, DType::kF32);
+  EXPECT_EQ(seq_info.Describe(), "seq: sequence(float32[unknown rank])");
+
+  onnx::ModelProto optional = ReluModel();
+  auto* opt = optional.mutable_graph()->add_input();
+  opt->set_name("opt");
+  auto* element = opt->mutable_type()
+                      ->mutable_optional_type()
+                      ->mutable_elem_type()
+                      ->mutable_sequence_type()
+                      ->mutable_elem_type()
+                      ->mutable_tensor_type();
+  element->set_elem_type(TensorProto::INT64);
+  element->mutable_shape()->add_dim()->set_dim_value(2);
+  Result<ir::Model> with_optional = Load(optional);
+  ASSERT_TRUE(with_optional.ok()) << with_optional.status().ToString();
+  EXPECT_EQ(with_optional->graph.inputs.back().Describe(), "opt: optional(sequence(int64[2]))");
+
+  onnx::ModelProto map = ReluModel();
+  auto* map_input = map.mutable_graph()->add_input();
+  map_input->set_name("lookup");
+  map_input->mutable_type()->mutable_map_type()->set_key_type(TensorProto::INT64);
+  ExpectError(Load(map), StatusCode::kUnimplemented,
+              "the model bytes: graph input 'lookup' is a map value; unihal carries tensors, "
+              "sequences of tensors and optionals");
+  onnx::ModelProto nested = ReluModel();
+  auto* nested_input = nested.mutable_graph()->add_input();
+  nested_input->set_name("nested");
+  nested_input->mutable_type()
+      ->mutable_sequence_type()
+      ->mutable_elem_type()
+      ->mutable_sequence_type();
+  ExpectError(Load(nested), StatusCode::kUnimplemented,
+              "the model bytes: graph input 'nested' is a sequence of sequence values; unihal's "
+              "sequences hold tensors");
+}
+
+TEST(OnnxLoaderTest, TypeAttributesBecomeValueInfos) {
+  onnx::ModelProto proto = NewModel(18);
+  auto* g = proto.mutable_graph();
+  auto* node = AddNode(g, "Optional", {}, {"none"}, "empty");
+  auto* attr = AddAttr(node, "type", onnx::AttributeProto::TYPE_PROTO);
+  auto* tensor_type =
+      attr->mutable_tp()->mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type();
+  tensor_type->set_elem_type(TensorProto::FLOAT);
+  AddUntypedOutput(g, "none");
+  Result<ir::Model> model = Load(proto);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const ir::ValueInfo* type = model->graph.nodes[0].attributes.at("type").get<ir::ValueInfo>();
+  ASSERT_NE(type, nullptr);
+  EXPECT_EQ(type->kind, ir::TypeKind::kSequence);
+  EXPECT_EQ(type->dtype, DType::kF32);
+  EXPECT_EQ(model->graph.nodes[0].attributes.at("type").TypeName(), "type");
 }
 
 TEST(OnnxLoaderTest, ExternalDataIsReadRelativeToTheModelFile) {

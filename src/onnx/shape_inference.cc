@@ -73,9 +73,11 @@ std::string InferShapesInPlace(onnx::ModelProto& model) {
     for (int i = 0; i < graph.output_size() && i < inferred.graph().output_size(); ++i) {
       onnx::ValueInfoProto& declared = *graph.mutable_output(i);
       const onnx::ValueInfoProto& found = inferred.graph().output(i);
-      const bool has_type = declared.type().has_tensor_type() &&
-                            declared.type().tensor_type().elem_type() != 0 &&
-                            declared.type().tensor_type().has_shape();
+      const onnx::TypeProto& type = declared.type();
+      const bool has_type =
+          type.has_tensor_type()
+              ? type.tensor_type().elem_type() != 0 && type.tensor_type().has_shape()
+              : type.value_case() != onnx::TypeProto::VALUE_NOT_SET;
       if (!has_type && found.name() == declared.name()) *declared.mutable_type() = found.type();
     }
     return "";

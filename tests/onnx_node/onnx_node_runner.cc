@@ -4,7 +4,10 @@
 //
 // The ONNX runner's rule: inputs bind to the graph inputs by position; an output passes when it
 // has the expected dtype and shape and its values are within rtol 1e-3 and atol 1e-7 (NaN
-// equals NaN), integers and bools exactly.
+// equals NaN), integers and bools exactly. Sequences pass when they have the expected length and
+// every element passes; an empty optional (none) only equals none. As in ONNX's runner, each
+// .pb file is read as the graph declares that input or output: a TensorProto, a SequenceProto or
+// an OptionalProto.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +22,7 @@
 #include "onnx/onnx_loader.h"
 #include "unihal/low_precision.h"
 #include "unihal/session.h"
+#include "unihal/value.h"
 
 namespace fs = std::filesystem;
 
@@ -104,6 +108,62 @@ std::string Compare(const Tensor& actual, const Tensor& expected) {
          std::to_string(worst) + ")";
 }
 
+// "" when the value `actual` matches `expected`, else what differs.
+std::string CompareValues(const Value& actual, const Value& expected) {
+  if (actual.kind() != expected.kind()) {
+    return "got " + actual.Describe() + ", expected " + expected.Describe();
+  }
+  if (expected.is_tensor()) return Compare(actual.tensor(), expected.tensor());
+  if (expected.is_none()) return "";
+  if (actual.elements().size() != expected.elements().size()) {
+    return "a sequence of " + std::to_string(actual.elements().size()) + " elements, expected " +
+           std::to_string(expected.elements().size());
+  }
+  for (size_t i = 0; i < expected.elements().size(); ++i) {
+    std::string difference = Compare(actual.elements()[i], expected.elements()[i]);
+    if (!difference.empty()) return "element " + std::to_string(i) + ": " + difference;
+  }
+  return "";
+}
+
+bool HasNonTensorInterface(const Session& session) {
+  for (const auto* values : {&session.inputs(), &session.outputs()}) {
+    for (const ir::ValueInfo& info : *values) {
+      if (!info.is_tensor()) return true;
+    }
+  }
+  return false;
+}
+
+// A model with sequence or optional inputs or outputs runs through Session::RunValues.
+CaseResult RunValuesDataSet(const Session& session, const std::vector<fs::path>& input_files,
+                            const std::vector<fs::path>& output_files) {
+  std::map<std::string, Value> inputs;
+  for (size_t i = 0; i < input_files.size(); ++i) {
+    Result<Value> value =
+        onnx_import::LoadValueProtoFile(input_files[i].string(), session.inputs()[i]);
+    if (!value.ok()) return FromStatus(value.status(), "reading " + input_files[i].string());
+    inputs.emplace(session.inputs()[i].name, *std::move(value));
+  }
+  Result<std::vector<Value>> outputs = session.RunValues(inputs);
+  if (!outputs.ok()) return FromStatus(outputs.status(), "running");
+  if (outputs->size() != output_files.size()) {
+    return Fail("produced " + std::to_string(outputs->size()) + " outputs, expected " +
+                std::to_string(output_files.size()));
+  }
+  for (size_t i = 0; i < output_files.size(); ++i) {
+    Result<Value> expected =
+        onnx_import::LoadValueProtoFile(output_files[i].string(), session.outputs()[i]);
+    if (!expected.ok()) return FromStatus(expected.status(), "reading " + output_files[i].string());
+    const std::string difference = CompareValues((*outputs)[i], *expected);
+    if (!difference.empty()) {
+      return Fail("output " + std::to_string(i) + " ('" + session.outputs()[i].name +
+                  "'): " + difference);
+    }
+  }
+  return {"pass", ""};
+}
+
 CaseResult RunDataSet(const Session& session, const fs::path& data_dir) {
   const std::vector<fs::path> input_files = FilesWithPrefix(data_dir, "input_");
   const std::vector<fs::path> output_files = FilesWithPrefix(data_dir, "output_");
@@ -111,6 +171,7 @@ CaseResult RunDataSet(const Session& session, const fs::path& data_dir) {
     return Fail("the data set has " + std::to_string(input_files.size()) +
                 " inputs, the loaded graph " + std::to_string(session.inputs().size()));
   }
+  if (HasNonTensorInterface(session)) return RunValuesDataSet(session, input_files, output_files);
   std::map<std::string, Tensor> inputs;
   for (size_t i = 0; i < input_files.size(); ++i) {
     Result<Tensor> tensor = onnx_import::LoadTensorProtoFile(input_files[i].string());

@@ -8,6 +8,7 @@
 #include "unihal/ir/graph.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
+#include "unihal/value.h"
 
 namespace unihal::hal {
 
@@ -20,6 +21,10 @@ class Executable {
   // Runs once. `inputs` follow inputs(); `outputs` is resized to outputs().size().
   // Thread-safe: concurrent calls are allowed.
   virtual Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) = 0;
+  // Runs once with values of any kind: sequences and optionals too (unihal/value.h). The
+  // default serves executables that hold tensors only: it runs Run when every input is a
+  // tensor and fails otherwise (kUnimplemented, naming the input).
+  virtual Status RunValues(std::span<const Value> inputs, std::vector<Value>& outputs);
   // Simulated devices only (sim-npu): the modelled, never measured, latency of one run at the
   // device's current clock, in seconds. nullopt for real hardware.
   virtual std::optional<double> ModeledLatencySeconds() const { return std::nullopt; }

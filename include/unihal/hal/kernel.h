@@ -10,6 +10,7 @@
 #include "unihal/ir/graph.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
+#include "unihal/value.h"
 
 namespace unihal::hal {
 
@@ -27,6 +28,18 @@ class KernelContext {
   // Makes output i an existing tensor, e.g. a view sharing an input's storage.
   virtual Status SetOutput(size_t i, Tensor tensor) = 0;
   virtual ThreadPool& thread_pool() = 0;
+
+  // Sequences and optionals (unihal/value.h), for kernels whose KernelDef sets
+  // accepts_non_tensor_values; the tensor accessors above are unchanged (input(i) is nullptr
+  // for a value that is not a tensor). Input i as a value of any kind, nullptr when absent.
+  virtual const Value* input_value(size_t /*i*/) const { return nullptr; }
+  // Makes output i a value of any kind. The default takes tensors only.
+  virtual Status SetOutputValue(size_t i, Value value) {
+    if (value.is_tensor()) return SetOutput(i, std::move(value.mutable_tensor()));
+    return UnimplementedError(node().Describe() + ": output " + std::to_string(i) + " is a " +
+                              std::string(ValueKindName(value.kind())) +
+                              ", and this kernel context holds tensors only");
+  }
 };
 
 class Kernel {

@@ -35,6 +35,11 @@ struct KernelDef {
   // reads those bits as another type. Only Cast, CastLike, QuantizeLinear, DequantizeLinear and
   // data-movement kernels that move whole storage bytes set it.
   bool accepts_storage_only_dtypes = false;
+  // Whether the kernel takes sequences and optionals (unihal/value.h) through
+  // KernelContext::input_value and SetOutputValue. Without it the registry refuses nodes whose
+  // known input or output types are not tensors, and guards the kernel at compute time, so a
+  // tensor kernel never mistakes a sequence for an absent input.
+  bool accepts_non_tensor_values = false;
 };
 
 class KernelRegistry {
@@ -48,10 +53,15 @@ class KernelRegistry {
   std::vector<std::string> OpTypes() const;
   // The implementation name Create would pick, or "" when none.
   std::string SelectedImplementation(const KernelCreateInfo& info) const;
+  // A device whose memory holds tensors only (sim-npu) refuses every node that takes or gives a
+  // sequence or an optional, whatever its kernels accept. `device` names it in the reasons.
+  void SetTensorValuesOnly(std::string device);
+  bool tensor_values_only() const { return !tensor_only_device_.empty(); }
 
  private:
   const KernelDef* Select(const KernelCreateInfo& info, std::string* why_not) const;
   std::map<std::pair<std::string, std::string>, std::vector<KernelDef>> kernels_;
+  std::string tensor_only_device_;  // empty: sequences and optionals are allowed
 };
 
 }  // namespace unihal::hal

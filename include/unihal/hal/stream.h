@@ -22,6 +22,13 @@ class Stream {
   // Enqueues one run of `executable`; the stream keeps the input buffers alive until done.
   virtual Status Launch(Executable& executable, std::span<const Tensor> inputs,
                         std::vector<Tensor>& outputs) = 0;
+  // Enqueues one run with values of any kind (sequences and optionals; unihal/value.h). A
+  // stream whose device holds tensors only keeps this default, which refuses.
+  virtual Status LaunchValues(Executable& /*executable*/, std::span<const Value> /*inputs*/,
+                              std::vector<Value>& /*outputs*/) {
+    return UnimplementedError(
+        "this device's streams run tensor values only (no sequences or optionals)");
+  }
   // An event that completes when everything enqueued so far has completed.
   virtual Result<std::shared_ptr<Event>> Record() = 0;
   // Later work on this stream waits for `event`.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -30,21 +31,37 @@ struct Dim {
 using SymbolicShape = std::vector<Dim>;
 std::string SymbolicShapeToString(const SymbolicShape& shape);  // "[batch, 3, 224, 224]"
 
-// A named value's static type; shape is nullopt when even the rank is unknown.
+// ONNX's value types unihal carries (see unihal/value.h): a tensor, a sequence of tensors, and
+// an optional of either.
+enum class TypeKind { kTensor, kSequence, kOptionalTensor, kOptionalSequence };
+// "tensor", "sequence", "optional(tensor)", "optional(sequence)"
+std::string_view TypeKindName(TypeKind kind);
+inline bool IsSequenceType(TypeKind kind) {
+  return kind == TypeKind::kSequence || kind == TypeKind::kOptionalSequence;
+}
+inline bool IsOptionalType(TypeKind kind) {
+  return kind == TypeKind::kOptionalTensor || kind == TypeKind::kOptionalSequence;
+}
+
+// A named value's static type; shape is nullopt when even the rank is unknown. For a sequence or
+// an optional, dtype and shape describe the tensor inside (a sequence's every element).
 struct ValueInfo {
   std::string name;
   DType dtype = DType::kUndefined;
   std::optional<SymbolicShape> shape;
+  TypeKind kind = TypeKind::kTensor;
   // The concrete shape when every dim is static.
   std::optional<Shape> StaticShape() const;
-  std::string Describe() const;  // "input: float32[batch, 3, 224, 224]"
+  bool is_tensor() const { return kind == TypeKind::kTensor; }
+  // "input: float32[batch, 3, 224, 224]", "seq: sequence(float32[2, ?])"
+  std::string Describe() const;
 };
 
 class Attribute {
  public:
   using Value = std::variant<int64_t, float, std::string, Tensor, std::shared_ptr<const Graph>,
                              std::vector<int64_t>, std::vector<float>, std::vector<std::string>,
-                             std::vector<Tensor>>;
+                             std::vector<Tensor>, ValueInfo>;  // ValueInfo: a TYPE_PROTO
   Attribute() = default;
   explicit Attribute(Value v) : value_(std::move(v)) {}
   const Value& value() const { return value_; }

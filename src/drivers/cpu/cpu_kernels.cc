@@ -27,6 +27,8 @@ void RegisterReferenceCpuKernels(hal::KernelRegistry& registry) {
   RegisterTfIdfVectorizerKernel(registry);
   RegisterImageDecoderKernel(registry);
   RegisterControlFlowKernels(registry);
+  RegisterSequenceKernels(registry);
+  RegisterOptionalKernels(registry);
 }
 
 }  // namespace unihal::cpu

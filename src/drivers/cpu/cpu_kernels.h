@@ -48,6 +48,13 @@ void RegisterImageDecoderKernel(hal::KernelRegistry& registry);
 // kernels/control_flow.cc: If, Loop, Scan (they compile their subgraphs with `registry`, which
 // must outlive the kernels it creates).
 void RegisterControlFlowKernels(hal::KernelRegistry& registry);
+// kernels/sequence_ops.cc: SequenceEmpty SequenceConstruct SequenceInsert SequenceAt
+// SequenceErase SequenceLength ConcatFromSequence SplitToSequence, and SequenceMap
+// (kernels/sequence_map.cc, which compiles its body with `registry`, like control flow).
+void RegisterSequenceKernels(hal::KernelRegistry& registry);
+void RegisterSequenceMapKernel(hal::KernelRegistry& registry);
+// kernels/optional_ops.cc: Optional OptionalHasElement OptionalGetElement.
+void RegisterOptionalKernels(hal::KernelRegistry& registry);
 // dnnl/*.cc: oneDNN Conv MatMul Gemm MaxPool AveragePool GlobalAveragePool BatchNormalization,
 // at higher priority than the reference kernels for the cases they handle.
 void RegisterDnnlKernels(hal::KernelRegistry& registry);

@@ -70,6 +70,8 @@ SimNpuDevice::SimNpuDevice(SimNpuProfile profile, const hal::SimNpuOptions& opti
     : state_(
           std::make_shared<SimNpuState>(std::move(profile), options, ordinal, std::move(clock))) {
   if (register_kernels) register_kernels(state_->kernels);
+  // An NPU's memory holds tensors: sequences and optionals stay on the host (cpu).
+  state_->kernels.SetTensorValuesOnly("sim-npu");
 }
 
 SimNpuDevice::~SimNpuDevice() { state_->faults.ReleaseHangs(); }

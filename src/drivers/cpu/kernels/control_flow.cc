@@ -1,8 +1,7 @@
 // Control flow: If, Loop and Scan. Each kernel compiles its subgraphs once, at kernel creation,
-// with the registry that creates it, and runs the compiled body per branch or iteration.
-// What a subgraph reads from enclosing graphs reaches it through the node's trailing (implicit)
-// inputs, which the loader appends (see ir::Node::inputs): the kernel passes them on to the
-// compiled body as extra inputs after the body's own.
+// with the registry that creates it, and runs the compiled body per branch or iteration (see
+// compiled_subgraph.h). If's branches and Loop's carried values may be sequences or optionals;
+// scan outputs are tensors.
 #include <algorithm>
 #include <climits>
 #include <cstddef>
@@ -13,126 +12,32 @@
 #include <vector>
 
 #include "drivers/cpu/cpu_kernels.h"
+#include "drivers/cpu/kernels/compiled_subgraph.h"
 #include "drivers/cpu/kernels/kernel_util.h"
-#include "ir/passes.h"
-#include "unihal/hal/executable.h"
-#include "unihal/hal/kernel_executable.h"
-#include "unihal/hal/thread_pool.h"
+#include "unihal/value.h"
 
 namespace unihal::cpu {
 namespace {
 
-std::string JoinNames(const std::set<std::string>& names) {
-  std::string out;
-  for (const std::string& name : names) out += (out.empty() ? "'" : ", '") + name + "'";
-  return out;
+// A body's output where only a tensor will do (a condition, a scan output, a Scan state).
+Result<Tensor> TensorOf(const ir::Node& node, Value value, const std::string& what) {
+  if (!value.is_tensor()) {
+    return InvalidArgumentError(node.Describe() + ": " + what + " must be a tensor, got " +
+                                value.Describe());
+  }
+  return std::move(value.mutable_tensor());
 }
 
-// How many of the node's inputs are its own; the rest are the values its subgraphs read from
-// enclosing graphs, in ir::OuterScopeValues order.
-Result<size_t> NumExplicitInputs(const ir::Node& node) {
-  const std::set<std::string> outer = ir::OuterScopeValues(node);
-  if (node.inputs.size() >= outer.size() &&
-      std::equal(outer.begin(), outer.end(),
-                 node.inputs.end() - static_cast<std::ptrdiff_t>(outer.size()))) {
-    return node.inputs.size() - outer.size();
+// Body outputs that must all be tensors (Scan's).
+Result<std::vector<Tensor>> TensorsOf(const ir::Node& node, std::vector<Value> values) {
+  std::vector<Tensor> tensors;
+  tensors.reserve(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    UH_ASSIGN_OR_RETURN(Tensor tensor,
+                        TensorOf(node, std::move(values[i]), "body output " + std::to_string(i)));
+    tensors.push_back(std::move(tensor));
   }
-  return InvalidArgumentError(node.Describe() + ": its subgraphs read " + JoinNames(outer) +
-                              " from the enclosing graph, but the node does not list them as "
-                              "its last inputs (the ONNX loader appends them)");
-}
-
-// One subgraph attribute compiled to run inside its node.
-class CompiledSubgraph {
- public:
-  // Compiles attribute `key` of info.node; `first_implicit` is the node's first implicit input.
-  static Result<CompiledSubgraph> Compile(const hal::KernelCreateInfo& info, const std::string& key,
-                                          size_t first_implicit,
-                                          const hal::KernelRegistry& registry);
-
-  const ir::Graph& graph() const { return *graph_; }  // as the model wrote it
-  size_t num_inputs() const { return graph_->inputs.size(); }
-  size_t num_outputs() const { return graph_->outputs.size(); }
-
-  // Runs once on the body's own `inputs`; the outer-scope values come from the node's context.
-  Status Run(const hal::KernelContext& context, std::vector<Tensor> inputs,
-             std::vector<Tensor>& outputs) const {
-    for (size_t index : implicit_inputs_) {
-      const Tensor* value = context.input(index);
-      if (!value) {
-        return InvalidArgumentError(context.node().Describe() + ": outer-scope value '" +
-                                    context.node().inputs[index] + "' has no value");
-      }
-      inputs.push_back(*value);
-    }
-    return executable_->Run(inputs, outputs);
-  }
-
- private:
-  std::shared_ptr<const ir::Graph> graph_;
-  std::shared_ptr<hal::Executable> executable_;
-  std::vector<size_t> implicit_inputs_;  // node input index of each extra body input
-};
-
-Result<CompiledSubgraph> CompiledSubgraph::Compile(const hal::KernelCreateInfo& info,
-                                                   const std::string& key, size_t first_implicit,
-                                                   const hal::KernelRegistry& registry) {
-  const ir::Node& node = info.node;
-  auto it = node.attributes.find(key);
-  const auto* graph =
-      it == node.attributes.end() ? nullptr : it->second.get<std::shared_ptr<const ir::Graph>>();
-  if (!graph || !*graph) {
-    return InvalidArgumentError(node.Describe() + " needs graph attribute '" + key + "'");
-  }
-  CompiledSubgraph compiled;
-  compiled.graph_ = *graph;
-  ir::Graph body = **graph;
-  ir::Node only_this_graph;
-  only_this_graph.attributes.emplace(key, it->second);
-  const std::set<std::string> all_outer = ir::OuterScopeValues(node);
-  for (const std::string& name : ir::OuterScopeValues(only_this_graph)) {
-    // Outer weights stay weights in the body, so its kernels see them as constants.
-    if (const Tensor* weight = info.graph.FindInitializer(name)) {
-      body.initializers[name] = *weight;
-      continue;
-    }
-    const ir::ValueInfo* outer_info = info.graph.FindValueInfo(name);
-    ir::ValueInfo input = outer_info ? *outer_info : ir::ValueInfo{};
-    input.name = name;
-    body.inputs.push_back(std::move(input));
-    const auto position = std::distance(all_outer.begin(), all_outer.find(name));
-    compiled.implicit_inputs_.push_back(first_implicit + static_cast<size_t>(position));
-  }
-  Result<std::shared_ptr<hal::Executable>> executable =
-      hal::CompileWithKernels(body, registry, hal::ThreadPool::Process());
-  if (!executable.ok()) {
-    return executable.status().WithContext(node.Describe() + ", attribute '" + key + "'");
-  }
-  compiled.executable_ = *std::move(executable);
-  return compiled;
-}
-
-// Whether the registry can run every node of every subgraph of the node.
-hal::SupportResult SubgraphsSupported(const hal::KernelCreateInfo& info,
-                                      const hal::KernelRegistry& registry) {
-  for (const auto& [key, attribute] : info.node.attributes) {
-    const auto* graph = attribute.get<std::shared_ptr<const ir::Graph>>();
-    if (!graph || !*graph) continue;
-    for (const ir::Node& inner : (*graph)->nodes) {
-      hal::SupportResult inner_support = registry.Supports(hal::KernelCreateInfo{inner, **graph});
-      if (!inner_support.supported) {
-        return hal::SupportResult::No("subgraph '" + key + "': " + inner.Describe() + ", opset " +
-                                      std::to_string(inner.opset) + ": " + inner_support.reason);
-      }
-    }
-  }
-  return hal::SupportResult::Yes();
-}
-
-Status CheckOutputCount(const ir::Node& node, const std::string& what, size_t expected) {
-  if (node.outputs.size() == expected) return Status::Ok();
-  return InvalidArgumentError(node.Describe() + " has " + std::to_string(node.outputs.size()) +
-                              " outputs, but " + what + " gives " + std::to_string(expected));
+  return tensors;
 }
 
 // The value of a one-element bool tensor.
@@ -253,10 +158,10 @@ class IfKernel final : public hal::Kernel {
     const ir::Node& node = context.node();
     UH_ASSIGN_OR_RETURN(const Tensor* cond, NeedInput(context, 0));
     UH_ASSIGN_OR_RETURN(const bool take_then, BoolScalar(node, *cond, "cond"));
-    std::vector<Tensor> outputs;
+    std::vector<Value> outputs;
     UH_RETURN_IF_ERROR((take_then ? then_ : else_).Run(context, {}, outputs));
     for (size_t i = 0; i < outputs.size() && i < context.num_outputs(); ++i) {
-      UH_RETURN_IF_ERROR(context.SetOutput(i, std::move(outputs[i])));
+      UH_RETURN_IF_ERROR(context.SetOutputValue(i, std::move(outputs[i])));
     }
     return Status::Ok();
   }
@@ -312,33 +217,41 @@ class LoopKernel final : public hal::Kernel {
   Status Compute(hal::KernelContext& context) const override {
     const ir::Node& node = context.node();
     UH_ASSIGN_OR_RETURN(const LoopLimits limits, ReadLimits(context));
-    std::vector<Tensor> carried;
+    std::vector<Value> carried;  // tensors, sequences or optionals
     for (size_t i = 0; i < num_carried_; ++i) {
-      UH_ASSIGN_OR_RETURN(const Tensor* initial, NeedInput(context, 2 + i));
+      const Value* initial = context.input_value(2 + i);
+      if (!initial) {
+        return InvalidArgumentError(node.Describe() + ": loop-carried value " + std::to_string(i) +
+                                    " (input " + std::to_string(2 + i) + ") has no initial value");
+      }
       carried.push_back(*initial);
     }
     std::vector<std::vector<Tensor>> scans(num_scans_);
     bool cond = limits.cond;
     for (int64_t iteration = 0; cond && (!limits.has_trip_count || iteration < limits.trip_count);
          ++iteration) {
-      std::vector<Tensor> inputs = {Tensor::Scalar<int64_t>(iteration), Tensor::Scalar<bool>(cond)};
+      std::vector<Value> inputs = {Tensor::Scalar<int64_t>(iteration), Tensor::Scalar<bool>(cond)};
       inputs.insert(inputs.end(), carried.begin(), carried.end());
-      std::vector<Tensor> outputs;
+      std::vector<Value> outputs;
       Status run = body_.Run(context, std::move(inputs), outputs);
       if (!run.ok()) {
         return std::move(run).WithContext(node.Describe() + ", iteration " +
                                           std::to_string(iteration));
       }
-      UH_ASSIGN_OR_RETURN(const bool next, BoolScalar(node, outputs[0], "the body's condition"));
+      UH_ASSIGN_OR_RETURN(const Tensor next_cond,
+                          TensorOf(node, std::move(outputs[0]), "the body's condition"));
+      UH_ASSIGN_OR_RETURN(const bool next, BoolScalar(node, next_cond, "the body's condition"));
       // Without a cond input the loop is a for loop: the body's condition is ignored.
       if (limits.has_cond) cond = next;
       for (size_t i = 0; i < num_carried_; ++i) carried[i] = std::move(outputs[1 + i]);
       for (size_t k = 0; k < num_scans_; ++k) {
-        scans[k].push_back(std::move(outputs[1 + num_carried_ + k]));
+        UH_ASSIGN_OR_RETURN(Tensor item, TensorOf(node, std::move(outputs[1 + num_carried_ + k]),
+                                                  "scan output " + std::to_string(k)));
+        scans[k].push_back(std::move(item));
       }
     }
     for (size_t i = 0; i < num_carried_; ++i) {
-      UH_RETURN_IF_ERROR(context.SetOutput(i, std::move(carried[i])));
+      UH_RETURN_IF_ERROR(context.SetOutputValue(i, std::move(carried[i])));
     }
     for (size_t k = 0; k < num_scans_; ++k) {
       const ir::ValueInfo& info = body_.graph().outputs[1 + num_carried_ + k];
@@ -513,17 +426,18 @@ class ScanKernel final : public hal::Kernel {
     const size_t num_scan_out = body_.num_outputs() - num_states_;
     std::vector<std::vector<Tensor>> scans(num_scan_out);
     for (int64_t t = 0; t < length; ++t) {
-      std::vector<Tensor> inputs = states;
+      std::vector<Value> inputs(states.begin(), states.end());
       for (size_t j = 0; j < scan_inputs.size(); ++j) {
         const int64_t index = layout_.input_directions[j] == 1 ? length - 1 - t : t;
         UH_ASSIGN_OR_RETURN(Tensor slice, SliceAlongAxis(scan_inputs[j], axes[j], index));
         inputs.push_back(std::move(slice));
       }
-      std::vector<Tensor> outputs;
-      Status run = body_.Run(context, std::move(inputs), outputs);
+      std::vector<Value> values;
+      Status run = body_.Run(context, std::move(inputs), values);
       if (!run.ok()) {
         return std::move(run).WithContext(node.Describe() + ", iteration " + std::to_string(t));
       }
+      UH_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, TensorsOf(node, std::move(values)));
       for (size_t i = 0; i < num_states_; ++i) states[i] = std::move(outputs[i]);
       for (size_t k = 0; k < num_scan_out; ++k) {
         scans[k].push_back(std::move(outputs[num_states_ + k]));
@@ -621,8 +535,15 @@ void RegisterControlFlowKernels(hal::KernelRegistry& registry) {
   auto factory = [kernels](auto create) -> hal::KernelFactory {
     return [kernels, create](const hal::KernelCreateInfo& info) { return create(info, *kernels); };
   };
-  registry.Register(ReferenceKernelDef("If", 1, INT_MAX, factory(&IfKernel::Create), supports));
-  registry.Register(ReferenceKernelDef("Loop", 1, INT_MAX, factory(&LoopKernel::Create), supports));
+  // If's branches and Loop's carried values may be sequences and optionals.
+  hal::KernelDef if_def =
+      ReferenceKernelDef("If", 1, INT_MAX, factory(&IfKernel::Create), supports);
+  if_def.accepts_non_tensor_values = true;
+  registry.Register(std::move(if_def));
+  hal::KernelDef loop_def =
+      ReferenceKernelDef("Loop", 1, INT_MAX, factory(&LoopKernel::Create), supports);
+  loop_def.accepts_non_tensor_values = true;
+  registry.Register(std::move(loop_def));
   registry.Register(ReferenceKernelDef("Scan", 8, INT_MAX, factory(&ScanKernel::Create), supports));
 }
 

@@ -117,6 +117,10 @@ Status ComputeFlatten(KernelContext& context) {
 }
 
 Status ComputeIdentity(KernelContext& context) {
+  // Sequences and optionals pass through as they are.
+  if (const Value* value = context.input_value(0); value && !value->is_tensor()) {
+    return context.SetOutputValue(0, *value);
+  }
   UH_ASSIGN_OR_RETURN(const Tensor* data, NeedInput(context, 0));
   return context.SetOutput(0, *data);
 }
@@ -533,6 +537,7 @@ void Register(hal::KernelRegistry& registry, const char* op, int min_opset,
   static const std::set<std::string> kDTypeAgnostic = {
       "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze", "Shape", "Size", "Constant"};
   def.accepts_storage_only_dtypes = kDTypeAgnostic.count(op) > 0;
+  def.accepts_non_tensor_values = std::string(op) == "Identity";  // any value passes through
   registry.Register(std::move(def));
 }
 
