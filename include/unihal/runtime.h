@@ -1,7 +1,9 @@
 // Runtime: opens every available device once; sessions run models on them.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,14 +11,26 @@
 #include "unihal/hal/device.h"
 #include "unihal/hal/sim_npu_options.h"
 #include "unihal/status.h"
+#include "unihal/tenant.h"
 
 namespace unihal {
+
+namespace sched {
+class Scheduler;
+}
 
 struct RuntimeOptions {
   int cpu_threads = 0;  // 0 = one per core
   // The simulated NPU (R1.6): name profiles (e.g. {"edge-34"}) to enable it; fault injection.
   // Never picked by FindDevice("auto"); ask for "sim-npu" or "sim-npu:0".
   hal::SimNpuOptions sim_npu;
+  // R5.7: the tenants and their budgets (the default tenant "" needs no entry).
+  std::vector<TenantConfig> tenants;
+  // R5.1: a task at priority level L is never overtaken by work submitted L * aging_step after.
+  std::chrono::milliseconds aging_step{20};
+  // Scheduler workers for the CPU device. Each runs one task at a time, with the whole thread
+  // pool unless the task's tenant has a CPU share (TenantConfig::cpu_cores).
+  int cpu_workers = 1;
 };
 
 // A driver that could not open any device here, and why.
@@ -36,9 +50,16 @@ class Runtime {
   Result<std::shared_ptr<hal::Device>> FindDevice(std::string_view id) const;
   // The CPU device (always present).
   std::shared_ptr<hal::Device> cpu() const;
+  // The runtime's scheduler (R5), started on first use: one lane per device, in devices()
+  // order. Sessions submit their asynchronous runs to it.
+  sched::Scheduler& scheduler() const;
+  ~Runtime();
 
  private:
   Runtime() = default;
+  RuntimeOptions options_;
+  mutable std::once_flag scheduler_once_;
+  mutable std::unique_ptr<sched::Scheduler> scheduler_;
   std::vector<std::shared_ptr<hal::Device>> devices_;
   std::vector<UnavailableDriver> unavailable_;
 };

@@ -12,6 +12,7 @@
 #include "unihal/run_options.h"
 #include "unihal/runtime.h"
 #include "unihal/status.h"
+#include "unihal/task.h"
 #include "unihal/tensor.h"
 
 namespace unihal {
@@ -36,6 +37,7 @@ struct SessionOptions {
 };
 
 class GraphExecutorHandle;
+class SessionReplicas;
 
 class Session {
  public:
@@ -58,8 +60,19 @@ class Session {
   // Runs once. Every graph input must be given, with its declared dtype and a shape that
   // matches its static dims (symbolic dims must agree across inputs). Outputs follow outputs().
   // Thread-safe.
+  // With default options the run goes straight to the device; otherwise it is RunAsync(...)
+  // waited for.
   Result<std::vector<Tensor>> Run(const std::map<std::string, Tensor>& inputs,
                                   const RunOptions& options = {}) const;
+
+  // R5.2: submits one run to the runtime's scheduler and returns at once. Bad inputs, a
+  // deadline in the past, an unknown tenant, a tenant over budget (reject policy) and a pinned
+  // device or device kind that cannot run the model fail here. Thread-safe.
+  Result<TaskHandle> RunAsync(std::map<std::string, Tensor> inputs,
+                              const RunOptions& options = {}) const;
+  // The devices RunAsync balances requests over without hints: the primary in latency mode,
+  // every capable device of the session in throughput mode (R4.4).
+  std::vector<std::string> replica_devices() const;
 
  private:
   Session() = default;
@@ -72,6 +85,9 @@ class Session {
   std::unique_ptr<ir::Model> model_;
   std::shared_ptr<hal::Device> device_;
   std::unique_ptr<exec::GraphExecutor> executor_;
+  // The model per device for RunAsync (failover targets, throughput replicas); shared with
+  // the tasks in flight.
+  std::shared_ptr<SessionReplicas> replicas_;
 };
 
 }  // namespace unihal

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "api/session_replicas.h"
+#include "sched/scheduler.h"
 #include "exec/graph_executor.h"
 #include "ir/passes.h"
 #include "onnx/onnx_loader.h"
@@ -62,7 +64,10 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
   }
   UH_ASSIGN_OR_RETURN(std::unique_ptr<exec::GraphExecutor> executor,
                       exec::GraphExecutor::Create(device, model->graph));
+  UH_ASSIGN_OR_RETURN(std::shared_ptr<SessionReplicas> replicas,
+                      SessionReplicas::Create(*runtime, model->graph, *device, options));
   std::unique_ptr<Session> session(new Session());  // private constructor
+  session->replicas_ = std::move(replicas);
   session->runtime_ = std::move(runtime);
   session->model_ = std::move(model);
   session->device_ = std::move(device);
@@ -131,10 +136,38 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
   return Status::Ok();
 }
 
+namespace {
+bool IsDefault(const RunOptions& o) {
+  return o.priority == Priority::kNormal && !o.deadline && o.tenant.empty() &&
+         o.device_kind.empty() && o.pinned_device.empty() && o.fallback_allowed;
+}
+}  // namespace
+
 Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& inputs,
-                                         const RunOptions& /*options*/) const {
+                                         const RunOptions& options) const {
+  if (!IsDefault(options)) {
+    UH_ASSIGN_OR_RETURN(TaskHandle task, RunAsync(inputs, options));
+    return task.Get();
+  }
   UH_RETURN_IF_ERROR(CheckInputs(inputs));
   return executor_->Run(inputs);
 }
+
+Result<TaskHandle> Session::RunAsync(std::map<std::string, Tensor> inputs,
+                                     const RunOptions& options) const {
+  UH_RETURN_IF_ERROR(CheckInputs(inputs));
+  sched::SubmitRequest request;
+  UH_RETURN_IF_ERROR(
+      replicas_->Route(*runtime_, options, request.candidates, request.failover));
+  int64_t bytes = 0;
+  for (const auto& [name, tensor] : inputs) bytes += static_cast<int64_t>(tensor.nbytes());
+  request.memory_bytes = bytes;  // the inputs it holds; outputs and scratch are not known here
+  request.options = options;
+  request.runner = replicas_;
+  request.inputs = std::move(inputs);
+  return runtime_->scheduler().Submit(std::move(request));
+}
+
+std::vector<std::string> Session::replica_devices() const { return replicas_->DeviceIds(); }
 
 }  // namespace unihal

@@ -5,6 +5,7 @@
 
 #include "hal/buffer_pool.h"
 #include "hal/memory_plan.h"
+#include "unihal/hal/preemption.h"
 
 namespace unihal::hal {
 namespace {
@@ -129,6 +130,8 @@ class KernelExecutable final : public Executable {
         if (dead.buffer() && dead.buffer().use_count() == 1) state.pool.Give(dead.buffer());
         dead = Tensor();
       }
+      // R5.4: higher-priority work may run here, and a cancelled task stops here.
+      if (n + 1 < kernels_.size()) UH_RETURN_IF_ERROR(PreemptionPoint());
     }
     outputs.resize(plan_.output_slots.size());
     for (size_t i = 0; i < plan_.output_slots.size(); ++i) {
