@@ -192,9 +192,10 @@ int main(int argc, char** argv) {
     std::printf("empty tasks, full priority path: %.0f tasks/s\n", tps);
     std::printf("submit -> complete: p50 %.2f us, p99 %.2f us\n", Percentile(rt, 0.5),
                 Percentile(rt, 0.99));
-    std::printf("critical latency p50: idle %.1f us, under saturating background %.1f us "
-                "(ratio %.3f)\n",
-                idle, busy, ratio);
+    std::printf(
+        "critical latency p50: idle %.1f us, under saturating background %.1f us "
+        "(ratio %.3f)\n",
+        idle, busy, ratio);
   }
   return 0;
 }

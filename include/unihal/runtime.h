@@ -18,6 +18,7 @@ namespace unihal {
 namespace sched {
 class Scheduler;
 }
+class ModelCache;
 
 struct RuntimeOptions {
   int cpu_threads = 0;  // 0 = one per core
@@ -53,6 +54,8 @@ class Runtime {
   // The runtime's scheduler (R5), started on first use: one lane per device, in devices()
   // order. Sessions submit their asynchronous runs to it.
   sched::Scheduler& scheduler() const;
+  // R3.4: models loaded by this runtime's sessions, shared while any session holds them.
+  ModelCache& model_cache() const { return *model_cache_; }
   ~Runtime();
 
  private:
@@ -60,6 +63,7 @@ class Runtime {
   RuntimeOptions options_;
   mutable std::once_flag scheduler_once_;
   mutable std::unique_ptr<sched::Scheduler> scheduler_;
+  std::unique_ptr<ModelCache> model_cache_;
   std::vector<std::shared_ptr<hal::Device>> devices_;
   std::vector<UnavailableDriver> unavailable_;
 };

@@ -1,6 +1,7 @@
 // Session: one model prepared for one device.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,13 @@ enum class FallbackPolicy { kAllow, kWarn, kForbid };
 // device with requests balanced across them.
 enum class ExecutionMode { kLatency, kThroughput };
 
+// R5.5: dynamic batching of RunAsync requests. Off with max_batch <= 1. Needs every input to
+// have a symbolic first (batch) dim; outputs are split back along their first dim.
+struct BatchingOptions {
+  int max_batch = 1;  // requests per batch
+  std::chrono::microseconds max_delay{500};  // how long the first request waits for others
+};
+
 struct SessionOptions {
   std::string device = "auto";  // see Runtime::FindDevice
   // Preference list for the partitioner, e.g. {"sim-npu", "cpu"}; empty means {device}.
@@ -34,10 +42,12 @@ struct SessionOptions {
   FallbackPolicy fallback = FallbackPolicy::kAllow;
   ExecutionMode mode = ExecutionMode::kLatency;
   bool optimize = true;  // constant folding and dead-node removal
+  BatchingOptions batching;
 };
 
 class GraphExecutorHandle;
 class SessionReplicas;
+class SessionBatcher;
 
 class Session {
  public:
@@ -78,7 +88,9 @@ class Session {
   Session() = default;
   static Result<std::unique_ptr<Session>> Create(std::shared_ptr<Runtime> runtime,
                                                  std::unique_ptr<ir::Model> model,
-                                                 const SessionOptions& options);
+                                                 const SessionOptions& options,
+                                                 const std::string& cache_key = {},
+                                                 std::shared_ptr<const ir::Model> cached = nullptr);
   Status CheckInputs(const std::map<std::string, Tensor>& inputs) const;
 
   std::shared_ptr<Runtime> runtime_;
@@ -88,6 +100,9 @@ class Session {
   // The model per device for RunAsync (failover targets, throughput replicas); shared with
   // the tasks in flight.
   std::shared_ptr<SessionReplicas> replicas_;
+  std::unique_ptr<SessionBatcher> batcher_;
+  std::shared_ptr<const ir::Model> cached_model_;  // R3.4: keeps the shared weights loaded  // when SessionOptions::batching is on
+  Result<TaskHandle> Submit(std::map<std::string, Tensor> inputs, const RunOptions& options) const;
 };
 
 }  // namespace unihal

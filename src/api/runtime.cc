@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "api/model_cache.h"
 #include "drivers/registry.h"
 #include "sched/scheduler.h"
 
@@ -47,6 +48,7 @@ Result<std::shared_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) 
   UH_RETURN_IF_ERROR(CheckTenants(options.tenants));
   std::shared_ptr<Runtime> runtime(new Runtime());  // private constructor: make_shared can't
   runtime->options_ = options;
+  runtime->model_cache_ = std::make_unique<ModelCache>();
   hal::DriverOptions driver_options;
   driver_options.cpu_threads = options.cpu_threads;
   driver_options.sim_npu = options.sim_npu;

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "api/model_cache.h"
+#include "api/session_batcher.h"
 #include "api/session_replicas.h"
 #include "sched/scheduler.h"
 #include "exec/graph_executor.h"
@@ -39,24 +41,38 @@ Session::~Session() = default;
 Result<std::unique_ptr<Session>> Session::Load(std::shared_ptr<Runtime> runtime,
                                                const std::string& path,
                                                const SessionOptions& options) {
+  const std::string key = ModelCacheKeyForFile(path, options.optimize);
+  if (runtime && !key.empty()) {
+    if (std::shared_ptr<const ir::Model> cached = runtime->model_cache().Find(key)) {
+      return Create(std::move(runtime), std::make_unique<ir::Model>(*cached), options, key, cached);
+    }
+  }
   UH_ASSIGN_OR_RETURN(ir::Model model, onnx_import::LoadModelFromFile(path));
-  return Create(std::move(runtime), std::make_unique<ir::Model>(std::move(model)), options);
+  return Create(std::move(runtime), std::make_unique<ir::Model>(std::move(model)), options, key);
 }
 
 Result<std::unique_ptr<Session>> Session::LoadFromBytes(std::shared_ptr<Runtime> runtime,
                                                         std::string_view bytes,
                                                         const SessionOptions& options) {
+  const std::string key = ModelCacheKeyForBytes(bytes, options.optimize);
+  if (runtime) {
+    if (std::shared_ptr<const ir::Model> cached = runtime->model_cache().Find(key)) {
+      return Create(std::move(runtime), std::make_unique<ir::Model>(*cached), options, key, cached);
+    }
+  }
   UH_ASSIGN_OR_RETURN(ir::Model model, onnx_import::LoadModelFromBytes(bytes, "."));
-  return Create(std::move(runtime), std::make_unique<ir::Model>(std::move(model)), options);
+  return Create(std::move(runtime), std::make_unique<ir::Model>(std::move(model)), options, key);
 }
 
 Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtime,
                                                  std::unique_ptr<ir::Model> model,
-                                                 const SessionOptions& options) {
+                                                 const SessionOptions& options,
+                                                 const std::string& cache_key,
+                                                 std::shared_ptr<const ir::Model> cached) {
   if (!runtime) return InvalidArgumentError("Session needs a Runtime");
   UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Device> device, runtime->FindDevice(options.device));
   const std::string where = model->path.empty() ? "model" : model->path;
-  if (options.optimize) {
+  if (options.optimize && !cached) {  // a cached model is already optimized
     UH_RETURN_IF_ERROR(ir::FoldConstants(model->graph, CpuEvaluator(runtime->cpu()))
                            .WithContext("optimizing " + where));
     UH_RETURN_IF_ERROR(ir::FoldBatchNormIntoConv(model->graph).WithContext("optimizing " + where));
@@ -66,8 +82,25 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
                       exec::GraphExecutor::Create(device, model->graph));
   UH_ASSIGN_OR_RETURN(std::shared_ptr<SessionReplicas> replicas,
                       SessionReplicas::Create(*runtime, model->graph, *device, options));
+  // R3.4: later loads of the same model share these weights while this session holds them.
+  if (!cached && !cache_key.empty()) cached = runtime->model_cache().Insert(cache_key, *model);
   std::unique_ptr<Session> session(new Session());  // private constructor
+  session->cached_model_ = std::move(cached);
   session->replicas_ = std::move(replicas);
+  if (options.batching.max_batch > 1) {
+    for (const ir::ValueInfo& input : model->graph.inputs) {
+      if (!input.shape || input.shape->empty() || (*input.shape)[0].is_static()) {
+        return InvalidArgumentError("batching (SessionOptions::batching) needs a symbolic first "
+                                    "dim on every input, but " + where + " has input " +
+                                    input.Describe() + "; set max_batch to 1");
+      }
+    }
+    const Session* self = session.get();
+    session->batcher_ = std::make_unique<SessionBatcher>(
+        options.batching, [self](std::map<std::string, Tensor> inputs, const RunOptions& o) {
+          return self->Submit(std::move(inputs), o);
+        });
+  }
   session->runtime_ = std::move(runtime);
   session->model_ = std::move(model);
   session->device_ = std::move(device);
@@ -156,6 +189,16 @@ Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& in
 Result<TaskHandle> Session::RunAsync(std::map<std::string, Tensor> inputs,
                                      const RunOptions& options) const {
   UH_RETURN_IF_ERROR(CheckInputs(inputs));
+  if (!batcher_) return Submit(std::move(inputs), options);
+  // What the scheduler would reject at submit, rejected here for batched requests too.
+  std::vector<int> candidates, failover;
+  UH_RETURN_IF_ERROR(replicas_->Route(*runtime_, options, candidates, failover));
+  UH_RETURN_IF_ERROR(runtime_->scheduler().tenant_stats(options.tenant).status());
+  return batcher_->Add(std::move(inputs), options);
+}
+
+Result<TaskHandle> Session::Submit(std::map<std::string, Tensor> inputs,
+                                   const RunOptions& options) const {
   sched::SubmitRequest request;
   UH_RETURN_IF_ERROR(
       replicas_->Route(*runtime_, options, request.candidates, request.failover));

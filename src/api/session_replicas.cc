@@ -87,8 +87,7 @@ Status SessionReplicas::Route(const Runtime& runtime, const RunOptions& options,
     }
     if (candidates.empty()) {
       return InvalidArgumentError("no " + options.device_kind +
-                                  " device of this session can run the model; its devices: " +
-                                  [&] {
+                                  " device of this session can run the model; its devices: " + [&] {
                                     std::string ids;
                                     for (const std::string& id : DeviceIds()) ids += " " + id;
                                     return ids;

@@ -43,7 +43,7 @@ class SessionReplicas final : public sched::TaskRunner {
   struct Replica {
     std::shared_ptr<hal::Device> device;
     int lane = -1;
-    Status capable;  // why it cannot run the model, when not
+    Status capable;                 // why it cannot run the model, when not
     mutable std::mutex compile_mu;  // compiles once it succeeds; a failure is tried again
     mutable std::unique_ptr<exec::GraphExecutor> executor;
     mutable std::atomic<const exec::GraphExecutor*> ready{nullptr};
@@ -54,8 +54,8 @@ class SessionReplicas final : public sched::TaskRunner {
 
   ir::Graph graph_;
   std::vector<std::unique_ptr<Replica>> replicas_;  // one per runtime device, by lane
-  std::vector<int> home_;      // lanes requests start on without hints
-  std::vector<int> failover_;  // capable lanes in preference order
+  std::vector<int> home_;                           // lanes requests start on without hints
+  std::vector<int> failover_;                       // capable lanes in preference order
 };
 
 }  // namespace unihal

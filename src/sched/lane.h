@@ -35,10 +35,10 @@ struct Lane {
   std::atomic<int64_t> completed{0};
   std::atomic<int64_t> faults{0};
   std::atomic<int> consecutive_faults{0};
-  std::atomic<bool> failed{false};      // skipped by placement until a probe says healthy
-  std::atomic<bool> degraded{false};    // recent faults
-  std::atomic<bool> throttling{false};  // from the device's health
-  std::atomic<double> power_w{0.0};     // measured or modelled; 0 when unknown
+  std::atomic<bool> failed{false};             // skipped by placement until a probe says healthy
+  std::atomic<bool> degraded{false};           // recent faults
+  std::atomic<bool> throttling{false};         // from the device's health
+  std::atomic<double> power_w{0.0};            // measured or modelled; 0 when unknown
   std::atomic<int64_t> memory_free_bytes{-1};  // -1 when unknown
 
   std::vector<std::thread> workers;

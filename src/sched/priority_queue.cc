@@ -11,7 +11,8 @@ void PriorityQueue::Push(std::shared_ptr<TaskRecord> task) {
 
 void PriorityQueue::DropEnded(int level) {
   auto& fifo = levels_[static_cast<size_t>(level)];
-  while (!fifo.empty() && fifo.front()->state.load(std::memory_order_acquire) != TaskState::kQueued) {
+  while (!fifo.empty() &&
+         fifo.front()->state.load(std::memory_order_acquire) != TaskState::kQueued) {
     fifo.pop_front();
     --size_;
   }

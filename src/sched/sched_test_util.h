@@ -28,9 +28,8 @@ inline std::shared_ptr<const TaskRunner> Runner(FnRunner::Fn fn) {
 }
 
 inline std::shared_ptr<const TaskRunner> EmptyRunner() {
-  return Runner([](int, TaskRecord&) -> Result<std::vector<Tensor>> {
-    return std::vector<Tensor>{};
-  });
+  return Runner(
+      [](int, TaskRecord&) -> Result<std::vector<Tensor>> { return std::vector<Tensor>{}; });
 }
 
 // Opened once; tasks that wait on it hold their worker until then.

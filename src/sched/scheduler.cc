@@ -75,8 +75,8 @@ Result<Tenant*> Scheduler::FindTenant(const std::string& name) {
   for (const auto& [n, t] : tenants_) {
     if (!n.empty()) known += (known.empty() ? "" : ", ") + n;
   }
-  return NotFoundError("unknown tenant '" + name + "'; known tenants: " +
-                       (known.empty() ? std::string("none") : known) +
+  return NotFoundError("unknown tenant '" + name +
+                       "'; known tenants: " + (known.empty() ? std::string("none") : known) +
                        " (configure it in RuntimeOptions::tenants, or leave RunOptions::tenant "
                        "empty for the default tenant)");
 }
@@ -89,7 +89,8 @@ Result<TaskHandle> Scheduler::Submit(SubmitRequest request) {
     return InvalidArgumentError("a task needs something to run and at least one device lane");
   }
   for (int lane : request.candidates) {
-    if (lane < 0 || lane >= num_lanes()) return InvalidArgumentError("no lane " + std::to_string(lane));
+    if (lane < 0 || lane >= num_lanes())
+      return InvalidArgumentError("no lane " + std::to_string(lane));
   }
   const int64_t now = NowNs();
   std::optional<int64_t> deadline;
@@ -141,11 +142,11 @@ int Scheduler::PickLane(const TaskRecord& task, const std::vector<int>& lanes,
     if (lane.failed.load(std::memory_order_relaxed)) continue;
     if (lanes.size() == 1) return index;
     const int64_t workers = lane.num_workers;
-    const int64_t tasks = lane.depth.load(std::memory_order_relaxed) +
-                          lane.running.load(std::memory_order_relaxed);
-    int64_t score = (lane.backlog_ns.load(std::memory_order_relaxed) + tasks * kPerTaskNs) /
-                        workers +
-                    task.runner->EstimateNs(index);
+    const int64_t tasks =
+        lane.depth.load(std::memory_order_relaxed) + lane.running.load(std::memory_order_relaxed);
+    int64_t score =
+        (lane.backlog_ns.load(std::memory_order_relaxed) + tasks * kPerTaskNs) / workers +
+        task.runner->EstimateNs(index);
     if (lane.throttling.load(std::memory_order_relaxed)) score *= 2;
     if (lane.degraded.load(std::memory_order_relaxed)) score += score / 2 + kPerTaskNs;
     const int64_t free_bytes = lane.memory_free_bytes.load(std::memory_order_relaxed);

@@ -55,8 +55,8 @@ TEST(SchedulerTest, HigherPriorityFirstAndFifoWithinAPriority) {
   TaskHandle blocker = Block(s, gate);
   Order order;
   // id = 10 * priority + arrival within that priority.
-  const Priority submitted[] = {Priority::kBackground, Priority::kNormal, Priority::kCritical,
-                                Priority::kLow,        Priority::kHigh,   Priority::kNormal,
+  const Priority submitted[] = {Priority::kBackground, Priority::kNormal,    Priority::kCritical,
+                                Priority::kLow,        Priority::kHigh,      Priority::kNormal,
                                 Priority::kCritical,   Priority::kBackground};
   int arrivals[kNumPriorities] = {};
   std::vector<TaskHandle> handles;

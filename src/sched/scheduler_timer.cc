@@ -44,8 +44,7 @@ void Scheduler::SampleHealth(int64_t now_ns) {
     const hal::DeviceHealth health = lane->device->Health();
     lane->throttling.store(health.throttling.value_or(false), std::memory_order_relaxed);
     lane->power_w.store(health.power_w.value_or(0.0), std::memory_order_relaxed);
-    lane->memory_free_bytes.store(health.memory_free_bytes.value_or(-1),
-                                  std::memory_order_relaxed);
+    lane->memory_free_bytes.store(health.memory_free_bytes.value_or(-1), std::memory_order_relaxed);
     if (health.state == hal::HealthState::kFailed) {
       lane->failed.store(true);
     } else if (lane->failed.load()) {
@@ -78,8 +77,8 @@ void Scheduler::TimerLoop() {
     int64_t wake_at = next_health;
     if (!deadlines_.empty()) wake_at = std::min(wake_at, deadlines_.top().deadline_ns);
     if (timer_stop_) break;
-    timer_wake_.wait_until(lock, std::chrono::steady_clock::time_point(
-                                     std::chrono::nanoseconds(wake_at)));
+    timer_wake_.wait_until(
+        lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(wake_at)));
   }
 }
 

@@ -3,9 +3,9 @@
 // the ops of a running task, a worker runs waiting higher-priority work of its lane (R5.4).
 #include <vector>
 
+#include "hal/caller_thread_cap.h"
 #include "sched/scheduler.h"
 #include "unihal/hal/preemption.h"
-#include "hal/caller_thread_cap.h"
 
 namespace unihal::sched {
 namespace {
@@ -21,8 +21,8 @@ bool IsDeviceFault(StatusCode code) {
   switch (code) {
     case StatusCode::kUnavailable:
     case StatusCode::kInternal:
-    case StatusCode::kDeadlineExceeded:  // a hang the driver gave up on
-    case StatusCode::kCancelled:         // a hang the driver released
+    case StatusCode::kDeadlineExceeded:   // a hang the driver gave up on
+    case StatusCode::kCancelled:          // a hang the driver released
     case StatusCode::kResourceExhausted:  // device memory
     case StatusCode::kDataLoss:
       return true;
@@ -66,7 +66,8 @@ void Scheduler::WorkerLoop(int lane_index) {
   Worker worker{this, lanes_[static_cast<size_t>(lane_index)].get(), lane_index, {}};
   worker.running.reserve(kNumPriorities);
   hal::SetThreadPreemptionHook(&Scheduler::PreemptionHook, &worker);
-  while (std::shared_ptr<TaskRecord> task = NextTask(*worker.lane)) RunTask(worker, std::move(task));
+  while (std::shared_ptr<TaskRecord> task = NextTask(*worker.lane))
+    RunTask(worker, std::move(task));
   hal::SetThreadPreemptionHook(nullptr, nullptr);
 }
 

@@ -55,13 +55,13 @@ class TaskRecord {
  public:
   // Set at submit, read-only afterwards.
   RunOptions options;
-  int level = 2;        // priority index after the tenant's ceiling
+  int level = 2;          // priority index after the tenant's ceiling
   int64_t submit_ns = 0;  // steady clock
   int64_t key_ns = 0;     // aging order: submit_ns + level * aging_step
   std::optional<int64_t> deadline_ns;
   std::shared_ptr<const TaskRunner> runner;
   std::map<std::string, Tensor> inputs;
-  int64_t memory_bytes = 0;  // charged to the tenant while admitted
+  int64_t memory_bytes = 0;     // charged to the tenant while admitted
   std::vector<int> candidates;  // lanes it may start on
   std::vector<int> failover;    // lanes it may move to after a device fault
   Tenant* tenant = nullptr;     // owned by the scheduler
@@ -70,7 +70,7 @@ class TaskRecord {
 
   // Owned by the worker that runs it.
   uint64_t tried_lanes = 0;
-  int64_t estimate_ns = 0;  // added to the lane's backlog while queued or running there
+  int64_t estimate_ns = 0;            // added to the lane's backlog while queued or running there
   std::atomic<int> charged_lane{-1};  // the lane whose backlog holds estimate_ns
 
   std::atomic<TaskState> state{TaskState::kQueued};

@@ -101,8 +101,19 @@ Command AddBenchCommand(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
+  app->add_option("--requests", options->requests,
+                  "Fault soak: submit N requests through the scheduler with failover and count "
+                  "succeeded, failed, lost, duplicated and retried")
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
+  app->add_option("--inject-faults", options->inject_faults,
+                  "Fault soak: probability that a sim-npu run fails (sim-npu error_rate)")
+      ->check(CLI::Range(0.0, 1.0));
+  app->add_option("--devices", options->devices,
+                  "Fault soak: the session's devices in preference order, e.g. sim-npu,cpu "
+                  "(the first is the primary, the others failover targets)");
   AddSimNpuOptions(app, &options->sim_npu);
   return {app, [options] {
+            if (options->requests > 0) return BenchSoak(*options);
             return options->compare.empty() ? Bench(*options) : BenchCompare(*options);
           }};
 }
