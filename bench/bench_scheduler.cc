@@ -7,6 +7,8 @@
 //                          every lane, over its latency on idle lanes; the background work is
 //                          made of 50 us segments with a preemption point between them
 // Usage: bench_scheduler [--json] [--tasks N]
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -66,7 +68,17 @@ double Percentile(std::vector<double> v, double p) {
   return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
 }
 
-double TasksPerSecond(int cores, int64_t tasks) {
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// Also reports the process's CPU seconds, so a loaded machine's figure can be read as what
+// the scheduler costs per task rather than how much CPU it was given.
+double TasksPerSecond(int cores, int64_t tasks, double* cpu_s) {
+  const double cpu_start = ProcessCpuSeconds();
   Scheduler scheduler(Lanes(cores), SchedulerOptions{});
   auto runner = std::make_shared<EmptyRunner>();
   std::atomic<int64_t> done{0};
@@ -90,6 +102,7 @@ double TasksPerSecond(int cores, int64_t tasks) {
   }
   for (auto& s : submitters) s.join();
   while (done.load() < per_thread * cores) std::this_thread::yield();
+  *cpu_s = ProcessCpuSeconds() - cpu_start;
   return static_cast<double>(per_thread * cores) / (static_cast<double>(NowNs() - start) * 1e-9);
 }
 
@@ -175,7 +188,9 @@ int main(int argc, char** argv) {
   }
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const std::string load_before = LoadAverage();
-  const double tps = TasksPerSecond(cores, tasks);
+  double cpu_s = 0;
+  const double tps = TasksPerSecond(cores, tasks, &cpu_s);
+  const double tasks_per_cpu_s = cpu_s > 0 ? static_cast<double>(tasks) / cpu_s : 0;
   const std::vector<double> rt = RoundTripsUs(20000);
   const double idle = CriticalLatencyUs(cores, false, 200);
   const double busy = CriticalLatencyUs(cores, true, 200);
@@ -184,12 +199,16 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"tasks_per_s\": %.0f, \"submit_to_complete_us\": {\"p50\": %.2f, \"p99\": %.2f}, "
         "\"critical_latency_ratio\": %.3f, \"critical_latency_us\": {\"idle_p50\": %.1f, "
-        "\"loaded_p50\": %.1f}, \"cores\": %d, \"load_average_1m\": %s}\n",
-        tps, Percentile(rt, 0.5), Percentile(rt, 0.99), ratio, idle, busy, cores,
+        "\"loaded_p50\": %.1f}, \"tasks_per_cpu_s\": %.0f, \"cores\": %d, "
+        "\"load_average_1m\": %s}\n",
+        tps, Percentile(rt, 0.5), Percentile(rt, 0.99), ratio, idle, busy, tasks_per_cpu_s, cores,
         load_before.c_str());
   } else {
     std::printf("cores %d, load average %s before the run\n", cores, load_before.c_str());
-    std::printf("empty tasks, full priority path: %.0f tasks/s\n", tps);
+    std::printf(
+        "empty tasks, full priority path: %.0f tasks/s (%.0f per CPU-second, spinning "
+        "included)\n",
+        tps, tasks_per_cpu_s);
     std::printf("submit -> complete: p50 %.2f us, p99 %.2f us\n", Percentile(rt, 0.5),
                 Percentile(rt, 0.99));
     std::printf(

@@ -344,16 +344,18 @@ TEST(SchedulerTest, TenantBudgetsRejectOrQueue) {
 TEST(SchedulerTest, ShutdownCancelsQueuedTasks) {
   Gate gate;
   TaskHandle queued;
+  std::thread opener;
   {
     Scheduler s(Lanes(1), Options());
     TaskHandle blocker = Block(s, gate);
     queued = *s.Submit(Request(EmptyRunner(), Priority::kNormal));
-    std::thread opener([&] {
+    // The destructor cancels the queued task, then waits for the blocker: open the gate then.
+    opener = std::thread([&] {
       queued.Wait();
       gate.Open();
     });
-    opener.detach();
   }
+  opener.join();
   EXPECT_EQ(queued.state(), TaskState::kCancelled);
 }
 
