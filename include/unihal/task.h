@@ -19,7 +19,8 @@ class TaskRecord;
 }
 
 // Called exactly once, on the thread that finished the task (or at once, on the caller's thread,
-// when the task had already ended). `status` is Ok exactly when `state` is kSucceeded.
+// when the task had already ended), before Wait() returns; it must not wait for its own task.
+// `status` is Ok exactly when `state` is kSucceeded.
 using TaskCallback =
     std::function<void(TaskState state, const Status& status, const std::vector<Tensor>& outputs)>;
 
@@ -43,8 +44,8 @@ class TaskHandle {
   Result<std::vector<Tensor>> Get() const;
   // Runs `callback` once when the task ends; at once when it already has.
   void OnComplete(TaskCallback callback) const;
-  // The device of the last attempt ("" before the task first ran) and how many attempts it
-  // took (more than 1 after a failover).
+  // Once the task has ended: the device of its last attempt ("" if it never ran), and how many
+  // attempts it took (more than 1 after a failover).
   std::string device_id() const;
   int attempts() const;
 

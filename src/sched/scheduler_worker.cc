@@ -1,6 +1,7 @@
 // The scheduler's workers: take the best task of their lane, run it, and decide what its
 // result means (success, cancel, deadline, device fault and failover, plain failure). Between
 // the ops of a running task, a worker runs waiting higher-priority work of its lane (R5.4).
+#include <thread>
 #include <vector>
 
 #include "hal/caller_thread_cap.h"
@@ -80,7 +81,11 @@ std::shared_ptr<TaskRecord> Scheduler::NextTask(Lane& lane) {
     } else if (stopping_.load(std::memory_order_relaxed)) {
       break;
     }
-    CpuRelax();
+    if (i % 64 == 63) {
+      std::this_thread::yield();  // let runnable work (other lanes, submitters) have the core
+    } else {
+      CpuRelax();
+    }
   }
   std::unique_lock<std::mutex> lock(lane.mu);
   while (true) {

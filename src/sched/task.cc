@@ -7,7 +7,7 @@ namespace {
 
 // Spins this many times on `done` before a waiter sleeps: most trivial tasks finish within a
 // few microseconds, and a futex round trip costs more than that.
-constexpr int kWaitSpins = 4000;
+constexpr int kWaitSpins = 500;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -30,7 +30,6 @@ bool TaskRecord::TryStart() {
 
 bool TaskRecord::Finish(TaskState from, TaskState final_state, Status status,
                         std::vector<Tensor> outputs) {
-  std::vector<TaskCallback> callbacks;
   {
     std::lock_guard<std::mutex> lock(mu_);
     TaskState expected = from;
@@ -40,17 +39,24 @@ bool TaskRecord::Finish(TaskState from, TaskState final_state, Status status,
     status_ = std::move(status);
     outputs_ = std::move(outputs);
   }
-  // Budgets first, so a caller that wakes up can submit again at once.
+  // Budgets first, so a caller that wakes up can submit again at once; then the callbacks,
+  // so when Wait() returns they have run (a callback must not wait for its own task).
   if (owner) owner->OnTaskFinal(*this);
   bool notify = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    done_.store(true, std::memory_order_release);
-    callbacks.swap(callbacks_);
-    notify = waiters_ > 0;
+  while (true) {
+    std::vector<TaskCallback> callbacks;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (callbacks_.empty()) {
+        done_.store(true, std::memory_order_release);
+        notify = waiters_ > 0;
+        break;
+      }
+      callbacks.swap(callbacks_);
+    }
+    for (TaskCallback& callback : callbacks) callback(final_state, status_, outputs_);
   }
   if (notify) cv_.notify_all();
-  for (TaskCallback& callback : callbacks) callback(final_state, status_, outputs_);
   return true;
 }
 
@@ -67,6 +73,8 @@ bool TaskRecord::Cancel() {
 void TaskRecord::Wait() {
   for (int i = 0; i < kWaitSpins; ++i) {
     if (done()) return;
+    // Pause, never yield: a yielding waiter on a busy machine sees its task end a whole time
+    // slice of some other thread late.
     CpuRelax();
   }
   std::unique_lock<std::mutex> lock(mu_);
@@ -125,7 +133,9 @@ void TaskHandle::OnComplete(TaskCallback callback) const {
   if (record_) record_->AddCallback(std::move(callback));
 }
 std::string TaskHandle::device_id() const {
-  return record_ && record_->done() ? record_->device_name : std::string();
+  return record_ && IsFinal(record_->state.load(std::memory_order_acquire))
+             ? record_->device_name
+             : std::string();
 }
 int TaskHandle::attempts() const { return record_ ? record_->attempts.load() : 0; }
 
