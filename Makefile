@@ -1,10 +1,11 @@
 # The two commands of README: `make demo` and `make test`. Both set up what is missing first
 # (Debian packages and .venv, see scripts/setup.sh), then build Release into build/.
 BUILD_DIR ?= build
+TSAN_DIR ?= build-tsan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build demo test test-cpp test-python conformance clean format
+.PHONY: all setup build demo test test-cpp test-python test-tsan conformance clean format
 
 all: build
 
@@ -19,13 +20,19 @@ demo: build
 	bash scripts/demo.sh
 
 test: build
-	$(MAKE) --no-print-directory test-cpp test-python
+	$(MAKE) --no-print-directory test-cpp test-python test-tsan
 
 test-cpp:
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 test-python:
 	.venv/bin/python -m pytest -q tests
+
+# The scheduler tests under ThreadSanitizer (SPEC R7.1): only that small target is built.
+test-tsan:
+	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUNIHAL_SANITIZE=thread $(CMAKE_FLAGS)
+	cmake --build $(TSAN_DIR) -j $(JOBS) --target unihal_sched_tests
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN_DIR)/bin/unihal_sched_tests
 
 # Runs the ONNX node suite on every device; rewrites docs/conformance.md and adds newly passing
 # cases to tests/onnx_node/expected_pass.txt (the list CI guards).
@@ -36,4 +43,4 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(TSAN_DIR)

@@ -1,6 +1,7 @@
 // Runtime: opens every available device once; sessions run models on them.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -11,8 +12,14 @@
 #include "unihal/hal/sim_npu_options.h"
 #include "unihal/monitor.h"
 #include "unihal/status.h"
+#include "unihal/tenant.h"
 
 namespace unihal {
+
+namespace sched {
+class Scheduler;
+}
+class ModelCache;
 
 struct RuntimeOptions {
   int cpu_threads = 0;  // 0 = one per core
@@ -23,6 +30,13 @@ struct RuntimeOptions {
   // health_monitor() call; a Runtime that never asks starts no thread).
   bool start_health_monitor = false;
   HealthMonitorOptions health_monitor;
+  // R5.7: the tenants and their budgets (the default tenant "" needs no entry).
+  std::vector<TenantConfig> tenants;
+  // R5.1: a task at priority level L is never overtaken by work submitted L * aging_step after.
+  std::chrono::milliseconds aging_step{20};
+  // Scheduler workers for the CPU device. Each runs one task at a time, with the whole thread
+  // pool unless the task's tenant has a CPU share (TenantConfig::cpu_cores).
+  int cpu_workers = 1;
 };
 
 // A driver that could not open any device here, and why.
@@ -42,6 +56,12 @@ class Runtime {
   Result<std::shared_ptr<hal::Device>> FindDevice(std::string_view id) const;
   // The CPU device (always present).
   std::shared_ptr<hal::Device> cpu() const;
+  // The runtime's scheduler (R5), started on first use: one lane per device, in devices()
+  // order. Sessions submit their asynchronous runs to it.
+  sched::Scheduler& scheduler() const;
+  // R3.4: models loaded by this runtime's sessions, shared while any session holds them.
+  ModelCache& model_cache() const { return *model_cache_; }
+  ~Runtime();
 
   // R5.8: every Session::Run of this runtime is recorded here.
   PerfMonitor& perf_monitor() const { return *perf_monitor_; }
@@ -50,10 +70,15 @@ class Runtime {
 
  private:
   Runtime() = default;
+  RuntimeOptions options_;
+  // Before the scheduler: its workers record into the monitor until they are joined.
+  std::unique_ptr<PerfMonitor> perf_monitor_ = std::make_unique<PerfMonitor>();
+  mutable std::once_flag scheduler_once_;
+  mutable std::unique_ptr<sched::Scheduler> scheduler_;
+  std::unique_ptr<ModelCache> model_cache_;
   std::vector<std::shared_ptr<hal::Device>> devices_;
   std::vector<UnavailableDriver> unavailable_;
   HealthMonitorOptions health_options_;
-  std::unique_ptr<PerfMonitor> perf_monitor_ = std::make_unique<PerfMonitor>();
   // Declared last: destroyed (its thread joined) before the devices it samples.
   mutable std::once_flag health_once_;
   mutable std::unique_ptr<HealthMonitor> health_monitor_;

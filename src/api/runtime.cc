@@ -1,11 +1,54 @@
 #include "unihal/runtime.h"
 
+#include <set>
+
+#include "api/model_cache.h"
 #include "drivers/registry.h"
+#include "sched/scheduler.h"
 
 namespace unihal {
 
+namespace {
+
+Status CheckTenants(const std::vector<TenantConfig>& tenants) {
+  std::set<std::string> names;
+  for (const TenantConfig& t : tenants) {
+    if (t.name.empty()) {
+      return InvalidArgumentError("RuntimeOptions::tenants: a tenant needs a name (the default "
+                                  "tenant \"\" is built in and has no limits)");
+    }
+    if (!names.insert(t.name).second) {
+      return InvalidArgumentError("RuntimeOptions::tenants: tenant '" + t.name +
+                                  "' is configured twice");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Runtime::~Runtime() = default;
+
+sched::Scheduler& Runtime::scheduler() const {
+  std::call_once(scheduler_once_, [this] {
+    std::vector<sched::LaneConfig> lanes;
+    for (const auto& device : devices_) {
+      const bool cpu = device->info().kind == hal::DeviceKind::kCpu;
+      lanes.push_back({device->info().id, device, cpu ? options_.cpu_workers : 1});
+    }
+    sched::SchedulerOptions options;
+    options.tenants = options_.tenants;
+    options.aging_step = options_.aging_step;
+    scheduler_ = std::make_unique<sched::Scheduler>(std::move(lanes), std::move(options));
+  });
+  return *scheduler_;
+}
+
 Result<std::shared_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) {
+  UH_RETURN_IF_ERROR(CheckTenants(options.tenants));
   std::shared_ptr<Runtime> runtime(new Runtime());  // private constructor: make_shared can't
+  runtime->options_ = options;
+  runtime->model_cache_ = std::make_unique<ModelCache>();
   hal::DriverOptions driver_options;
   driver_options.cpu_threads = options.cpu_threads;
   driver_options.sim_npu = options.sim_npu;

@@ -3,12 +3,16 @@
 #include <chrono>
 #include <filesystem>
 
+#include "api/model_cache.h"
+#include "api/session_batcher.h"
+#include "api/session_replicas.h"
 #include "api/value_inputs.h"
 #include "exec/graph_executor.h"
 #include "exec/plan_executor.h"
 #include "ir/passes.h"
 #include "onnx/onnx_loader.h"
 #include "planner/partitioner.h"
+#include "sched/scheduler.h"
 
 namespace unihal {
 namespace {
@@ -93,24 +97,38 @@ Session::~Session() = default;
 Result<std::unique_ptr<Session>> Session::Load(std::shared_ptr<Runtime> runtime,
                                                const std::string& path,
                                                const SessionOptions& options) {
+  const std::string key = ModelCacheKeyForFile(path, options.optimize);
+  if (runtime && !key.empty()) {
+    if (std::shared_ptr<const ir::Model> cached = runtime->model_cache().Find(key)) {
+      return Create(std::move(runtime), std::make_unique<ir::Model>(*cached), options, key, cached);
+    }
+  }
   UH_ASSIGN_OR_RETURN(ir::Model model, onnx_import::LoadModelFromFile(path));
-  return Create(std::move(runtime), std::make_unique<ir::Model>(std::move(model)), options);
+  return Create(std::move(runtime), std::make_unique<ir::Model>(std::move(model)), options, key);
 }
 
 Result<std::unique_ptr<Session>> Session::LoadFromBytes(std::shared_ptr<Runtime> runtime,
                                                         std::string_view bytes,
                                                         const SessionOptions& options) {
+  const std::string key = ModelCacheKeyForBytes(bytes, options.optimize);
+  if (runtime) {
+    if (std::shared_ptr<const ir::Model> cached = runtime->model_cache().Find(key)) {
+      return Create(std::move(runtime), std::make_unique<ir::Model>(*cached), options, key, cached);
+    }
+  }
   UH_ASSIGN_OR_RETURN(ir::Model model, onnx_import::LoadModelFromBytes(bytes, "."));
-  return Create(std::move(runtime), std::make_unique<ir::Model>(std::move(model)), options);
+  return Create(std::move(runtime), std::make_unique<ir::Model>(std::move(model)), options, key);
 }
 
 Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtime,
                                                  std::unique_ptr<ir::Model> model,
-                                                 const SessionOptions& options) {
+                                                 const SessionOptions& options,
+                                                 const std::string& cache_key,
+                                                 std::shared_ptr<const ir::Model> cached) {
   if (!runtime) return InvalidArgumentError("Session needs a Runtime");
   UH_ASSIGN_OR_RETURN(planner::PartitionOptions partition, PartitionOptionsFor(*runtime, options));
   const std::string where = model->path.empty() ? "model" : model->path;
-  if (options.optimize) {
+  if (options.optimize && !cached) {  // a cached model is already optimized
     UH_RETURN_IF_ERROR(ir::FoldConstants(model->graph, CpuEvaluator(runtime->cpu()))
                            .WithContext("optimizing " + where));
     UH_RETURN_IF_ERROR(ir::FoldBatchNormIntoConv(model->graph).WithContext("optimizing " + where));
@@ -121,11 +139,36 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
   std::shared_ptr<hal::Device> device =
       plan.segments.empty() ? partition.devices.front() : plan.segments.front().device;
   session->device_id_ = device->info().id;
+  // RunAsync's replicas run the whole model on one device each; a split plan's async runs go
+  // to the first device that can run all of it (cpu), its sync runs follow the plan.
+  std::shared_ptr<hal::Device> replica_primary = device;
   if (plan.segments.size() <= 1) {
     UH_ASSIGN_OR_RETURN(session->executor_, exec::GraphExecutor::Create(device, model->graph));
   } else {
     UH_ASSIGN_OR_RETURN(session->plan_executor_, exec::PlanExecutor::Create(plan, model->graph));
     session->device_id_ = DevicesUsed(plan);
+    replica_primary = runtime->cpu();
+  }
+  UH_ASSIGN_OR_RETURN(session->replicas_,
+                      SessionReplicas::Create(*runtime, model->graph, *replica_primary, options,
+                                              session->executor_));
+  // R3.4: later loads of the same model share these weights while this session holds them.
+  if (!cached && !cache_key.empty()) cached = runtime->model_cache().Insert(cache_key, *model);
+  session->cached_model_ = std::move(cached);
+  if (options.batching.max_batch > 1) {
+    for (const ir::ValueInfo& input : model->graph.inputs) {
+      if (!input.shape || input.shape->empty() || (*input.shape)[0].is_static()) {
+        return InvalidArgumentError(
+            "batching (SessionOptions::batching) needs a symbolic first "
+            "dim on every input, but " +
+            where + " has input " + input.Describe() + "; set max_batch to 1");
+      }
+    }
+    const Session* self = session.get();
+    session->batcher_ = std::make_unique<SessionBatcher>(
+        options.batching, [self](std::map<std::string, Tensor> inputs, const RunOptions& o) {
+          return self->Submit(std::move(inputs), o);
+        });
   }
   session->runtime_ = std::move(runtime);
   session->model_ = std::move(model);
@@ -197,6 +240,13 @@ Status Session::CheckInputs(const std::map<std::string, Tensor>& inputs) const {
   return Status::Ok();
 }
 
+namespace {
+bool IsDefault(const RunOptions& o) {
+  return o.priority == Priority::kNormal && !o.deadline && o.tenant.empty() &&
+         o.device_kind.empty() && o.pinned_device.empty() && o.fallback_allowed;
+}
+}  // namespace
+
 Result<std::vector<Tensor>> Session::Execute(const std::map<std::string, Tensor>& inputs) const {
   UH_RETURN_IF_ERROR(api::RequireTensorInterface(this->inputs(), outputs()));
   UH_RETURN_IF_ERROR(CheckInputs(inputs));
@@ -205,6 +255,10 @@ Result<std::vector<Tensor>> Session::Execute(const std::map<std::string, Tensor>
 
 Result<std::vector<Tensor>> Session::Run(const std::map<std::string, Tensor>& inputs,
                                          const RunOptions& options) const {
+  if (!IsDefault(options)) {  // priorities, deadlines, tenants, hints: through the scheduler
+    UH_ASSIGN_OR_RETURN(TaskHandle task, RunAsync(inputs, options));
+    return task.Get();
+  }
   const auto start = std::chrono::steady_clock::now();
   Result<std::vector<Tensor>> outputs = Execute(inputs);
   RunRecord record;
@@ -234,5 +288,55 @@ Result<std::vector<Value>> Session::RunValues(const std::map<std::string, Value>
   }
   return executor_->RunValues(inputs);
 }
+
+Result<TaskHandle> Session::RunAsync(std::map<std::string, Tensor> inputs,
+                                     const RunOptions& options) const {
+  UH_RETURN_IF_ERROR(CheckInputs(inputs));
+  if (!batcher_) return Submit(std::move(inputs), options);
+  // What the scheduler would reject at submit, rejected here for batched requests too.
+  std::vector<int> candidates, failover;
+  UH_RETURN_IF_ERROR(replicas_->Route(*runtime_, options, candidates, failover));
+  UH_RETURN_IF_ERROR(runtime_->scheduler().tenant_stats(options.tenant).status());
+  return batcher_->Add(std::move(inputs), options);
+}
+
+Result<TaskHandle> Session::Submit(std::map<std::string, Tensor> inputs,
+                                   const RunOptions& options) const {
+  sched::SubmitRequest request;
+  UH_RETURN_IF_ERROR(replicas_->Route(*runtime_, options, request.candidates, request.failover));
+  int64_t bytes = 0;
+  for (const auto& [name, tensor] : inputs) bytes += static_cast<int64_t>(tensor.nbytes());
+  request.memory_bytes = bytes;  // the inputs it holds; outputs and scratch are not known here
+  request.options = options;
+  request.runner = replicas_;
+  request.inputs = std::move(inputs);
+  const auto submitted = std::chrono::steady_clock::now();
+  UH_ASSIGN_OR_RETURN(TaskHandle task, runtime_->scheduler().Submit(std::move(request)));
+  RecordWhenDone(task, options, submitted);
+  return task;
+}
+
+// R5.8: the task's run into the monitor once it ends, from submit to completion. The monitor
+// outlives the scheduler's workers (Runtime declares it first), so a raw pointer is safe here.
+void Session::RecordWhenDone(const TaskHandle& task, const RunOptions& options,
+                             std::chrono::steady_clock::time_point submitted) const {
+  PerfMonitor* monitor = &runtime_->perf_monitor();
+  task.OnComplete(
+      [monitor, task, submitted, model = model_name_, tenant = options.tenant,
+       priority = options.priority](TaskState state, const Status&, const std::vector<Tensor>&) {
+        RunRecord record;
+        record.device = task.device_id();
+        record.model = model;
+        record.tenant = tenant;
+        record.priority = priority;
+        record.finished = std::chrono::steady_clock::now();
+        record.latency = record.finished - submitted;
+        record.outcome = state;
+        record.retried = task.attempts() > 1;
+        monitor->Record(record);
+      });
+}
+
+std::vector<std::string> Session::replica_devices() const { return replicas_->DeviceIds(); }
 
 }  // namespace unihal

@@ -11,7 +11,11 @@ namespace {
 using namespace unihal::onnx_import::testing;  // NOLINT: the model builder
 
 TEST(SessionMonitorTest, RunsAreRecordedWithTenantPriorityAndOutcome) {
-  std::shared_ptr<Runtime> runtime = *Runtime::Create();
+  RuntimeOptions runtime_options;
+  TenantConfig tenant;
+  tenant.name = "team-a";
+  runtime_options.tenants.push_back(tenant);
+  std::shared_ptr<Runtime> runtime = *Runtime::Create(runtime_options);
   onnx::ModelProto proto = NewModel(13);
   auto* g = proto.mutable_graph();
   g->set_name("relu_net");

@@ -4,7 +4,12 @@
 
 #include <algorithm>
 
+#include "hal/caller_thread_cap.h"
+
 namespace unihal::hal {
+namespace {
+thread_local int caller_thread_cap = 0;  // per thread by design (SetCallerThreadCap)
+}  // namespace
 
 ThreadPool& ThreadPool::Process() {
   static ThreadPool pool;  // the process-wide pool (SPEC: one per process, shared with oneDNN)
@@ -19,12 +24,22 @@ void ThreadPool::SetNumThreads(int n) {
   omp_set_num_threads(num_threads());  // oneDNN reads this from the calling thread
 }
 
+int SetCallerThreadCap(int n) {
+  const int previous = caller_thread_cap;
+  caller_thread_cap = std::max(0, n);
+  // oneDNN sizes its parallel regions from the calling thread's OpenMP setting.
+  omp_set_num_threads(caller_thread_cap > 0 ? caller_thread_cap : ThreadPool::Process().num_threads());
+  return previous;
+}
+
 void ThreadPool::ParallelFor(int64_t n, int64_t grain,
                              const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t max_chunks = (n + grain - 1) / grain;
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), max_chunks));
+  int limit = num_threads();
+  if (caller_thread_cap > 0) limit = std::min(limit, caller_thread_cap);
+  const int threads = static_cast<int>(std::min<int64_t>(limit, max_chunks));
   if (threads <= 1 || omp_in_parallel()) {
     fn(0, n);
     return;

@@ -5,6 +5,7 @@
 
 #include "hal/buffer_pool.h"
 #include "hal/memory_plan.h"
+#include "unihal/hal/preemption.h"
 
 namespace unihal::hal {
 namespace {
@@ -170,6 +171,8 @@ class KernelExecutable final : public Executable {
       for (int s : plan_.release_after[n]) {
         Release(state.values[static_cast<size_t>(s)], state.pool);
       }
+      // R5.4: higher-priority work may run here, and a cancelled task stops here.
+      if (n + 1 < kernels_.size()) UH_RETURN_IF_ERROR(PreemptionPoint());
     }
     outputs.resize(plan_.output_slots.size());
     for (size_t i = 0; i < plan_.output_slots.size(); ++i) {

@@ -5,8 +5,8 @@
 #include <iostream>
 #include <limits>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/bench_common.h"
 #include "cli/cli_common.h"
@@ -102,9 +102,17 @@ Command AddBenchCommand(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
+  app->add_option("--requests", options->requests,
+                  "Fault soak: submit N requests through the scheduler with failover and count "
+                  "succeeded, failed, lost, duplicated and retried")
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
+  app->add_option("--inject-faults", options->inject_faults,
+                  "Fault soak: probability that a sim-npu run fails (sim-npu error_rate)")
+      ->check(CLI::Range(0.0, 1.0));
   AddSimNpuOptions(app, &options->sim_npu);
   AddPlacementOptions(app, &options->placement);
   return {app, [options] {
+            if (options->requests > 0) return BenchSoak(*options);
             return options->compare.empty() ? Bench(*options) : BenchCompare(*options);
           }};
 }

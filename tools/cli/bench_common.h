@@ -29,6 +29,10 @@ struct BenchOptions {
   bool json = false;
   SimNpuCliOptions sim_npu;
   PlacementCliOptions placement;
+  // The fault soak (bench_soak.cc): --requests N through RunAsync, --inject-faults RATE on
+  // sim-npu; the session's devices are placement.devices (--devices), in preference order.
+  int64_t requests = 0;
+  double inject_faults = 0.0;
 };
 
 struct LatencyStats {
@@ -50,5 +54,9 @@ Result<std::vector<double>> TimeRuns(const Session& session,
 // `unihal bench --compare onnxruntime`: the same model, inputs and thread count in ONNX Runtime
 // (a Python worker) and in unihal, in alternating blocks, outputs compared.
 Status BenchCompare(const BenchOptions& options);
+
+// `unihal bench --requests N`: the fault soak through RunAsync with failover; JSON
+// {"submitted", "succeeded", "failed", "lost", "duplicated", "retried", ...}.
+Status BenchSoak(const BenchOptions& options);
 
 }  // namespace unihal::cli

@@ -91,6 +91,12 @@ Status RunStats(const StatsOptions& options) {
                                 "'; use critical, high, normal, low or background");
   }
   RuntimeOptions runtime_options;
+  // The tenant asked for exists for this run, with no budget limits.
+  if (!options.tenant.empty()) {
+    TenantConfig tenant;
+    tenant.name = options.tenant;
+    runtime_options.tenants.push_back(tenant);
+  }
   UH_RETURN_IF_ERROR(ApplySimNpuOptions(options.sim_npu, runtime_options));
   UH_ASSIGN_OR_RETURN(std::shared_ptr<Runtime> runtime, Runtime::Create(runtime_options));
   SessionOptions session_options;

@@ -1,0 +1,220 @@
+// bench_scheduler: the scheduler's own costs (SPEC R7.2, targets in SPEC "Performance targets").
+//   tasks_per_s            empty tasks through the full priority path (tenant admission,
+//                          placement, lane queue, worker, completion callback), one lane per
+//                          core, submitted from one thread per core
+//   submit_to_complete_us  one trivial task at a time: Submit, then Wait returns (p50, p99)
+//   critical_latency_ratio a critical task's latency (p50) while background work saturates
+//                          every lane, over its latency on idle lanes; the background work is
+//                          made of 50 us segments with a preemption point between them
+// Usage: bench_scheduler [--json] [--tasks N]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sched/scheduler.h"
+#include "unihal/hal/preemption.h"
+
+namespace unihal::sched {
+namespace {
+
+class EmptyRunner final : public TaskRunner {
+ public:
+  Result<std::vector<Tensor>> RunOn(int, TaskRecord&) const override {
+    return std::vector<Tensor>{};
+  }
+};
+
+// Busy work in `segments` pieces of `segment_ns`, a preemption point between them.
+class SegmentRunner final : public TaskRunner {
+ public:
+  SegmentRunner(int segments, int64_t segment_ns) : segments_(segments), segment_ns_(segment_ns) {}
+  Result<std::vector<Tensor>> RunOn(int, TaskRecord&) const override {
+    for (int s = 0; s < segments_; ++s) {
+      if (s > 0) UH_RETURN_IF_ERROR(hal::PreemptionPoint());
+      const int64_t until = NowNs() + segment_ns_;
+      while (NowNs() < until) {
+      }
+    }
+    return std::vector<Tensor>{};
+  }
+
+ private:
+  int segments_;
+  int64_t segment_ns_;
+};
+
+std::vector<LaneConfig> Lanes(int n) {
+  std::vector<LaneConfig> lanes;
+  for (int i = 0; i < n; ++i) lanes.push_back({"lane" + std::to_string(i), nullptr, 1});
+  return lanes;
+}
+
+std::vector<int> AllLanes(int n) {
+  std::vector<int> all(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) all[static_cast<size_t>(i)] = i;
+  return all;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// Also reports the process's CPU seconds, so a loaded machine's figure can be read as what
+// the scheduler costs per task rather than how much CPU it was given.
+double TasksPerSecond(int cores, int64_t tasks, double* cpu_s) {
+  const double cpu_start = ProcessCpuSeconds();
+  Scheduler scheduler(Lanes(cores), SchedulerOptions{});
+  auto runner = std::make_shared<EmptyRunner>();
+  std::atomic<int64_t> done{0};
+  const int64_t per_thread = tasks / cores;
+  const int64_t start = NowNs();
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < cores; ++t) {
+    submitters.emplace_back([&, t] {
+      for (int64_t i = 0; i < per_thread; ++i) {
+        SubmitRequest r;
+        r.runner = runner;
+        r.options.priority = static_cast<Priority>(i % kNumPriorities);
+        r.candidates = {t};  // each submitter feeds its own core's lane
+        r.failover = AllLanes(cores);
+        r.on_complete = [&done](TaskState, const Status&, const std::vector<Tensor>&) {
+          done.fetch_add(1, std::memory_order_relaxed);
+        };
+        if (!scheduler.Submit(std::move(r)).ok()) std::abort();
+      }
+    });
+  }
+  for (auto& s : submitters) s.join();
+  while (done.load() < per_thread * cores) std::this_thread::yield();
+  *cpu_s = ProcessCpuSeconds() - cpu_start;
+  return static_cast<double>(per_thread * cores) / (static_cast<double>(NowNs() - start) * 1e-9);
+}
+
+std::vector<double> RoundTripsUs(int n) {
+  Scheduler scheduler(Lanes(1), SchedulerOptions{});
+  auto runner = std::make_shared<EmptyRunner>();
+  std::vector<double> us;
+  for (int i = 0; i < n; ++i) {
+    SubmitRequest r;
+    r.runner = runner;
+    r.candidates = {0};
+    const int64_t start = NowNs();
+    Result<TaskHandle> h = scheduler.Submit(std::move(r));
+    h->Wait();
+    if (i >= n / 10) us.push_back(static_cast<double>(NowNs() - start) * 1e-3);  // warm-up
+  }
+  return us;
+}
+
+// p50 latency (us) of critical tasks, with or without saturating background work.
+double CriticalLatencyUs(int cores, bool loaded, int samples) {
+  Scheduler scheduler(Lanes(cores), SchedulerOptions{});
+  auto background = std::make_shared<SegmentRunner>(40, 50'000);  // 2 ms in 50 us segments
+  auto critical = std::make_shared<SegmentRunner>(4, 50'000);     // 200 us
+  std::atomic<bool> stop{false};
+  std::atomic<int> outstanding{0};
+  std::thread feeder;
+  if (loaded) {
+    feeder = std::thread([&] {
+      while (!stop.load()) {
+        if (outstanding.load() < 4 * cores) {  // every lane busy, with more queued behind
+          SubmitRequest r;
+          r.runner = background;
+          r.options.priority = Priority::kBackground;
+          r.candidates = AllLanes(cores);
+          r.on_complete = [&](TaskState, const Status&, const std::vector<Tensor>&) {
+            outstanding.fetch_sub(1);
+          };
+          outstanding.fetch_add(1);
+          if (!scheduler.Submit(std::move(r)).ok()) std::abort();
+        } else {
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::vector<double> us;
+  for (int i = 0; i < samples; ++i) {
+    SubmitRequest r;
+    r.runner = critical;
+    r.options.priority = Priority::kCritical;
+    r.candidates = AllLanes(cores);
+    const int64_t start = NowNs();
+    Result<TaskHandle> h = scheduler.Submit(std::move(r));
+    h->Wait();
+    us.push_back(static_cast<double>(NowNs() - start) * 1e-3);
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  stop = true;
+  if (feeder.joinable()) feeder.join();
+  while (outstanding.load() > 0) std::this_thread::yield();
+  return Percentile(us, 0.5);
+}
+
+std::string LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string one;
+  f >> one;
+  return one.empty() ? "null" : one;
+}
+
+}  // namespace
+}  // namespace unihal::sched
+
+int main(int argc, char** argv) {
+  using namespace unihal::sched;  // NOLINT
+  bool json = false;
+  int64_t tasks = 1'000'000;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) json = true;
+    if (std::strcmp(argv[i], "--tasks") == 0 && i + 1 < argc) tasks = std::atoll(argv[++i]);
+  }
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::string load_before = LoadAverage();
+  double cpu_s = 0;
+  const double tps = TasksPerSecond(cores, tasks, &cpu_s);
+  const double tasks_per_cpu_s = cpu_s > 0 ? static_cast<double>(tasks) / cpu_s : 0;
+  const std::vector<double> rt = RoundTripsUs(20000);
+  const double idle = CriticalLatencyUs(cores, false, 200);
+  const double busy = CriticalLatencyUs(cores, true, 200);
+  const double ratio = idle > 0 ? busy / idle : 0;
+  if (json) {
+    std::printf(
+        "{\"tasks_per_s\": %.0f, \"submit_to_complete_us\": {\"p50\": %.2f, \"p99\": %.2f}, "
+        "\"critical_latency_ratio\": %.3f, \"critical_latency_us\": {\"idle_p50\": %.1f, "
+        "\"loaded_p50\": %.1f}, \"tasks_per_cpu_s\": %.0f, \"cores\": %d, "
+        "\"load_average_1m\": %s}\n",
+        tps, Percentile(rt, 0.5), Percentile(rt, 0.99), ratio, idle, busy, tasks_per_cpu_s, cores,
+        load_before.c_str());
+  } else {
+    std::printf("cores %d, load average %s before the run\n", cores, load_before.c_str());
+    std::printf(
+        "empty tasks, full priority path: %.0f tasks/s (%.0f per CPU-second, spinning "
+        "included)\n",
+        tps, tasks_per_cpu_s);
+    std::printf("submit -> complete: p50 %.2f us, p99 %.2f us\n", Percentile(rt, 0.5),
+                Percentile(rt, 0.99));
+    std::printf(
+        "critical latency p50: idle %.1f us, under saturating background %.1f us "
+        "(ratio %.3f)\n",
+        idle, busy, ratio);
+  }
+  return 0;
+}

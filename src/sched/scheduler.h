@@ -1,0 +1,130 @@
+// The multi-tenant priority scheduler (SPEC R5.1-R5.7), one per Runtime. Each device has a
+// lane: a five-level aging priority queue served by its own worker threads. Submit checks the
+// request (deadline, tenant, ceiling, budget), places the task on the candidate lane with the
+// earliest estimated finish (skipping failed devices, penalising throttling or faulty ones and
+// those without the memory), and a worker runs it. A device fault moves the task to another
+// capable lane, keeping its place in line; the task ends exactly once however it ends.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sched/lane.h"
+#include "sched/task.h"
+#include "sched/tenant.h"
+#include "unihal/task.h"
+#include "unihal/tenant.h"
+
+namespace unihal::sched {
+
+struct SchedulerOptions {
+  // Aging: a task at level L is never overtaken by work submitted L * aging_step after it.
+  std::chrono::nanoseconds aging_step = std::chrono::milliseconds(20);
+  // A worker spins this many times on an empty queue before it sleeps.
+  int spin_iterations = 4000;
+  // Attempts per task over all its devices before it fails.
+  int max_attempts = 3;
+  // Health sampling, recovery probes and energy windows.
+  std::chrono::milliseconds health_interval{100};
+  // Consecutive faults after which a lane is marked failed until a probe says healthy.
+  int faults_to_fail = 3;
+  std::vector<TenantConfig> tenants;
+};
+
+struct LaneConfig {
+  std::string name;
+  std::shared_ptr<hal::Device> device;  // null: a lane without a device
+  int workers = 1;
+};
+
+struct LaneStats {
+  int64_t depth = 0;
+  int64_t running = 0;
+  int64_t completed = 0;
+  int64_t faults = 0;
+  bool failed = false;
+  bool degraded = false;
+};
+
+struct SubmitRequest {
+  RunOptions options;
+  std::shared_ptr<const TaskRunner> runner;
+  std::map<std::string, Tensor> inputs;
+  std::vector<int> candidates;  // lanes it may start on (placement picks one)
+  std::vector<int> failover;    // lanes it may move to on a device fault, in order of preference
+  int64_t memory_bytes = 0;     // charged to the tenant while admitted
+  TaskCallback on_complete;     // optional; registered before the task can end
+};
+
+class Scheduler final : public TaskOwner {
+ public:
+  Scheduler(std::vector<LaneConfig> lanes, SchedulerOptions options);
+  ~Scheduler() override;  // cancels what is queued, waits for what runs
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // A deadline in the past, an unknown tenant or no candidate lane is an error here;
+  // over budget is kResourceExhausted under the tenant's reject policy.
+  Result<TaskHandle> Submit(SubmitRequest request);
+
+  int num_lanes() const { return static_cast<int>(lanes_.size()); }
+  const std::string& lane_name(int lane) const { return lanes_[static_cast<size_t>(lane)]->name; }
+  LaneStats lane_stats(int lane) const;
+  Result<TenantStats> tenant_stats(const std::string& tenant) const;
+  const SchedulerOptions& options() const { return options_; }
+
+  void OnTaskFinal(TaskRecord& task) override;
+
+ private:
+  struct Worker;
+  struct DeadlineEntry {
+    int64_t deadline_ns;
+    std::weak_ptr<TaskRecord> task;
+    bool operator>(const DeadlineEntry& o) const { return deadline_ns > o.deadline_ns; }
+  };
+
+  Result<Tenant*> FindTenant(const std::string& name);
+  // The best lane of `lanes` not in `exclude` (a bit per lane); -1 when all are failed.
+  int PickLane(const TaskRecord& task, const std::vector<int>& lanes, uint64_t exclude) const;
+  void Place(std::shared_ptr<TaskRecord> task);
+  void Enqueue(int lane, std::shared_ptr<TaskRecord> task);
+  void Uncharge(TaskRecord& task);
+
+  // scheduler_worker.cc
+  void WorkerLoop(int lane);
+  std::shared_ptr<TaskRecord> NextTask(Lane& lane);
+  void RunTask(Worker& worker, std::shared_ptr<TaskRecord> task);
+  void AfterAttempt(Worker& worker, std::shared_ptr<TaskRecord> task,
+                    Result<std::vector<Tensor>> result, int64_t elapsed_ns);
+  void NoteFault(Lane& lane);
+  void Failover(std::shared_ptr<TaskRecord> task, Status error);
+  static Status PreemptionHook(void* worker);
+
+  // scheduler_timer.cc: deadlines, health, recovery probes, energy windows.
+  void TimerLoop();
+  void WatchDeadline(const std::shared_ptr<TaskRecord>& task);
+  void ExpireDeadlines(int64_t now_ns);
+  void SampleHealth(int64_t now_ns);
+
+  const SchedulerOptions options_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::map<std::string, std::unique_ptr<Tenant>> tenants_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> in_flight_{0};
+
+  std::mutex timer_mu_;
+  std::condition_variable timer_wake_;
+  std::priority_queue<DeadlineEntry, std::vector<DeadlineEntry>, std::greater<>> deadlines_;
+  bool timer_stop_ = false;
+  std::thread timer_;
+};
+
+}  // namespace unihal::sched
