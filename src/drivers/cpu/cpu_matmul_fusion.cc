@@ -105,13 +105,12 @@ std::optional<std::string> MatchBias(const ir::Graph& graph, const ir::Node& add
   return other;
 }
 
-// A MatMul whose B is a constant float32 matrix and whose A has a known rank >= 2: its N.
+// A MatMul whose B is a constant float32 matrix: its N. A's shape may be unknown here (e.g.
+// after LayerNormalization); the kernel takes any rank >= 1, and A is float32 as B is.
 std::optional<int64_t> WeightColumns(const ir::Graph& graph, const ir::Node& matmul) {
   if (!IsOnnx(matmul, "MatMul") || matmul.inputs.size() != 2) return std::nullopt;
   const Tensor* b = graph.FindInitializer(matmul.inputs[1]);
-  const ir::ValueInfo* a = graph.FindValueInfo(matmul.inputs[0]);
   if (!b || b->dtype() != DType::kF32 || b->rank() != 2) return std::nullopt;
-  if (!a || a->dtype != DType::kF32 || !a->shape || a->shape->size() < 2) return std::nullopt;
   return b->dim(1);
 }
 

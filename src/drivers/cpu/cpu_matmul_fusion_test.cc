@@ -109,6 +109,23 @@ TEST(CpuMatMulFusionTest, LeavesChainsWithOtherReadersOrWrongConstants) {
   for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
 
+TEST(CpuMatMulFusionTest, FusesWhenTheShapeOfAIsUnknown) {
+  // As after a LayerNormalization whose output shape inference left unknown: bias and GELU
+  // still fuse; the residual (whose shape cannot be compared) stays a separate Add.
+  ir::Graph original = FeedForwardGraph();
+  original.inputs[0].shape = std::nullopt;
+  ir::Graph g = original;
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  std::vector<std::string> ops;
+  for (const ir::Node& node : g.nodes) ops.push_back(node.op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"FusedMatMul", "FusedMatMul", "Add", "FusedMatMul"}));
+  const Tensor x = RandomTensor(DType::kF32, {2, 6, 16}, 9);
+  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+}
+
 TEST(CpuMatMulFusionTest, NothingFusesWhenTheDeviceCannotRunIt) {
   ir::Graph g = FeedForwardGraph();
   const size_t before = g.nodes.size();

@@ -1,4 +1,4 @@
-// The cpu device's FusedMatMul (cpu_matmul_fusion.h): A (rank >= 2, its leading dims folded
+// The cpu device's FusedMatMul (cpu_matmul_fusion.h): A (rank >= 1, its leading dims folded
 // into rows) times a constant B packed once into the primitive's layout, with the bias as
 // oneDNN's bias argument, the residual as a binary-add post-op and the erf GELU as an eltwise
 // post-op, so the epilogue costs no extra pass over the output.
@@ -44,7 +44,7 @@ class DnnlFusedMatMul final : public hal::Kernel {
   // cannot do it.
   Result<std::shared_ptr<const FusedMatMulPrimitive>> Lookup(const ir::Node& node,
                                                              const Shape& a_shape) const {
-    if (a_shape.size() < 2 || a_shape.back() != weights_.dim(0)) {
+    if (a_shape.empty() || a_shape.back() != weights_.dim(0)) {
       return InvalidArgumentError(node.Describe() + ": A " + ShapeToString(a_shape) +
                                   " does not match B " + ShapeToString(weights_.shape()));
     }
@@ -95,10 +95,8 @@ class DnnlFusedMatMul final : public hal::Kernel {
       return InvalidArgumentError(node.Describe() + ": FusedMatMul needs float32 A (and Sum)");
     }
     Shape y_shape = a->shape();
-    if (y_shape.size() < 2) {
-      return InvalidArgumentError(node.Describe() + ": A must have rank >= 2");
-    }
-    y_shape.back() = n();
+    if (y_shape.empty()) return InvalidArgumentError(node.Describe() + ": A must have rank >= 1");
+    y_shape.back() = n();  // a 1-D A is one row whose output is 1-D, as in MatMul
     if (sum && sum->shape() != y_shape) {
       return InvalidArgumentError(node.Describe() + ": Sum " + ShapeToString(sum->shape()) +
                                   " must have the output's shape " + ShapeToString(y_shape));
@@ -171,7 +169,9 @@ hal::SupportResult SupportsFusedMatMul(const hal::KernelCreateInfo& info) {
   if (!bias || bias->dtype() != DType::kF32 || bias->num_elements() != b->dim(1)) {
     return hal::SupportResult::No("oneDNN FusedMatMul needs a constant float32 bias of N values");
   }
-  if (!InputIsF32(info, 0) || (info.node.has_input(3) && !InputIsF32(info, 3))) {
+  const DType a = info.InputDType(0);
+  if ((a != DType::kF32 && a != DType::kUndefined) ||
+      (info.node.has_input(3) && !InputIsF32(info, 3))) {
     return hal::SupportResult::No("oneDNN FusedMatMul takes float32 A and Sum only");
   }
   if (!ParseEpilogue(info.node).ok()) {
