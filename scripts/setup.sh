@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   libdnnl-dev ocl-icd-opencl-dev opencl-headers libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libtiff-dev libwebp-dev libopenjp2-7-dev
+  libomp-dev
   python3-venv
 )
 

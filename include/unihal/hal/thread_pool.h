@@ -1,5 +1,8 @@
 // The process-wide CPU thread pool. It is the OpenMP runtime's pool, so oneDNN's primitives
-// and unihal's own kernels share the same threads instead of competing for the cores.
+// and unihal's own kernels share the same threads instead of competing for the cores. The
+// build links LLVM's libomp ahead of libgomp when it is installed, so that oneDNN (built
+// against libgomp) and unihal use that one runtime, whose idle threads spin briefly and then
+// sleep (set here unless KMP_BLOCKTIME, OMP_WAIT_POLICY or GOMP_SPINCOUNT is in the environment).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,9 @@ class ThreadPool {
  public:
   // The one pool of the process.
   static ThreadPool& Process();
+
+  // "llvm-libomp" or "gnu-libgomp": the OpenMP runtime this process runs on.
+  static const char* OpenMpRuntime();
 
   int num_threads() const { return num_threads_.load(std::memory_order_relaxed); }
   // n <= 0 means one thread per core.

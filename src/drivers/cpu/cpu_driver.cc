@@ -5,6 +5,7 @@
 #include "drivers/cpu/cpu_health.h"
 #include "drivers/cpu/cpu_kernels.h"
 #include "drivers/cpu/cpu_layout.h"
+#include "drivers/cpu/cpu_matmul_fusion.h"
 #include "unihal/hal/host_stream.h"
 #include "unihal/hal/kernel_executable.h"
 #include "unihal/hal/thread_pool.h"
@@ -42,6 +43,7 @@ class CpuDevice final : public hal::Device {
       return kernels_.Supports(hal::KernelCreateInfo{fused, g}).supported;
     };
     UH_RETURN_IF_ERROR(FuseConvPostOps(graph, can_run));
+    UH_RETURN_IF_ERROR(FuseMatMulEpilogues(graph, can_run));
     UH_RETURN_IF_ERROR(KeepConvActivationsBlocked(graph, can_run));
     return hal::CompileWithKernels(graph, kernels_, hal::ThreadPool::Process());
   }

@@ -111,5 +111,6 @@ void RegisterDnnlConv(hal::KernelRegistry& registry, const DnnlEnginePtr& engine
 void RegisterDnnlMatMulAndGemm(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 void RegisterDnnlPools(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 void RegisterDnnlBatchNormalization(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
+void RegisterDnnlFusedMatMul(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 
 }  // namespace unihal::cpu

@@ -16,6 +16,7 @@ void RegisterDnnlKernels(hal::KernelRegistry& registry) {
   RegisterDnnlMatMulAndGemm(registry, engine);
   RegisterDnnlPools(registry, engine);
   RegisterDnnlBatchNormalization(registry, engine);
+  RegisterDnnlFusedMatMul(registry, engine);
 }
 
 }  // namespace unihal::cpu

@@ -1,0 +1,137 @@
+#include "drivers/cpu/cpu_matmul_fusion.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "testing/op_test_util.h"
+#include "unihal/hal/kernel_executable.h"
+
+namespace unihal::cpu {
+namespace {
+
+using unihal::testing::AllClose;
+using unihal::testing::AllCpuKernels;
+using unihal::testing::MakeNode;
+using unihal::testing::RandomTensor;
+
+ir::ValueInfo F32(const std::string& name, Shape shape) {
+  ir::SymbolicShape dims;
+  for (int64_t d : shape) dims.push_back(ir::Dim::Static(d));
+  return ir::ValueInfo{name, DType::kF32, dims};
+}
+
+// A transformer feed-forward block: h = GELU(X W1 + b1) in the (x * 0.5) * (1 + erf(x / sqrt2))
+// form, Y = h W2 + b2 + X; and a side branch G = (Z * (1 + erf(Z * (1/sqrt2)))) * 0.5 with
+// Z = X W3 + b3, the other GELU form.
+ir::Graph FeedForwardGraph() {
+  ir::Graph g;
+  g.inputs.push_back(F32("X", {2, 6, 16}));
+  g.initializers["W1"] = RandomTensor(DType::kF32, {16, 24}, 1);
+  g.initializers["b1"] = RandomTensor(DType::kF32, {24}, 2);
+  g.initializers["W2"] = RandomTensor(DType::kF32, {24, 16}, 3);
+  g.initializers["b2"] = RandomTensor(DType::kF32, {16}, 4);
+  g.initializers["W3"] = RandomTensor(DType::kF32, {16, 8}, 5);
+  g.initializers["b3"] = RandomTensor(DType::kF32, {1, 8}, 6);
+  g.initializers["sqrt2"] = Tensor::Scalar<float>(static_cast<float>(M_SQRT2));
+  g.initializers["inv_sqrt2"] = Tensor::Scalar<float>(static_cast<float>(M_SQRT1_2));
+  g.initializers["one"] = Tensor::Scalar<float>(1.f);
+  g.initializers["half"] = Tensor::Scalar<float>(0.5f);
+  g.nodes = {
+      MakeNode("MatMul", {"X", "W1"}, {"m1"}),     MakeNode("Add", {"m1", "b1"}, {"x1"}),
+      MakeNode("Div", {"x1", "sqrt2"}, {"d1"}),    MakeNode("Erf", {"d1"}, {"e1"}),
+      MakeNode("Mul", {"x1", "half"}, {"h1"}),     MakeNode("Add", {"e1", "one"}, {"p1"}),
+      MakeNode("Mul", {"h1", "p1"}, {"g1"}),       MakeNode("MatMul", {"g1", "W2"}, {"m2"}),
+      MakeNode("Add", {"b2", "m2"}, {"x2"}),       MakeNode("Add", {"X", "x2"}, {"Y"}),
+      MakeNode("MatMul", {"X", "W3"}, {"m3"}),     MakeNode("Add", {"m3", "b3"}, {"z"}),
+      MakeNode("Mul", {"z", "inv_sqrt2"}, {"d3"}), MakeNode("Erf", {"d3"}, {"e3"}),
+      MakeNode("Add", {"one", "e3"}, {"p3"}),      MakeNode("Mul", {"z", "p3"}, {"q3"}),
+      MakeNode("Mul", {"q3", "half"}, {"G"}),
+  };
+  for (const char* v : {"m1", "x1", "d1", "e1", "h1", "p1", "g1"})
+    g.value_info[v] = F32(v, {2, 6, 24});
+  for (const char* v : {"m2", "x2"}) g.value_info[v] = F32(v, {2, 6, 16});
+  for (const char* v : {"m3", "z", "d3", "e3", "p3", "q3"}) g.value_info[v] = F32(v, {2, 6, 8});
+  g.outputs = {F32("Y", {2, 6, 16}), F32("G", {2, 6, 8})};
+  return g;
+}
+
+bool CpuCanRun(const ir::Node& fused, const ir::Graph& graph) {
+  return AllCpuKernels().Supports(hal::KernelCreateInfo{fused, graph}).supported;
+}
+
+Result<std::vector<Tensor>> RunOnCpu(const ir::Graph& graph, const Tensor& x) {
+  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> exe,
+                      hal::CompileWithKernels(graph, AllCpuKernels(), hal::ThreadPool::Process()));
+  std::vector<Tensor> outputs;
+  UH_RETURN_IF_ERROR(exe->Run(std::vector<Tensor>{x}, outputs));
+  return outputs;
+}
+
+TEST(CpuMatMulFusionTest, FusesBiasGeluAndResidualAndStaysEquivalent) {
+  const ir::Graph original = FeedForwardGraph();
+  ir::Graph fused = original;
+  ASSERT_TRUE(FuseMatMulEpilogues(fused, CpuCanRun).ok());
+  ASSERT_EQ(fused.nodes.size(), 3u);
+  for (const ir::Node& node : fused.nodes) EXPECT_EQ(node.op_type, kFusedMatMulOp);
+  EXPECT_EQ(fused.nodes[0].inputs, (std::vector<std::string>{"X", "W1", "b1"}));
+  EXPECT_EQ(fused.nodes[0].outputs, (std::vector<std::string>{"g1"}));
+  EXPECT_EQ(*fused.nodes[0].GetString("activation", ""), "Gelu");
+  EXPECT_EQ(fused.nodes[1].inputs, (std::vector<std::string>{"g1", "W2", "b2", "X"}));
+  EXPECT_EQ(*fused.nodes[1].GetString("activation", ""), "");
+  EXPECT_EQ(fused.nodes[2].outputs, (std::vector<std::string>{"G"}));
+  EXPECT_EQ(*fused.nodes[2].GetString("activation", ""), "Gelu");
+  const Tensor x = RandomTensor(DType::kF32, {2, 6, 16}, 7);
+  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(fused, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+}
+
+TEST(CpuMatMulFusionTest, LeavesChainsWithOtherReadersOrWrongConstants) {
+  ir::Graph g = FeedForwardGraph();
+  g.outputs.push_back(F32("x1", {2, 6, 24}));             // the GELU input is read elsewhere
+  g.initializers["half"] = Tensor::Scalar<float>(0.25f);  // and G's is no GELU any more
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  std::vector<std::string> ops;
+  for (const ir::Node& node : g.nodes) ops.push_back(node.op_type);
+  // MatMul+bias still fuse (x1 is their output); the GELU nodes stay.
+  EXPECT_EQ(ops, (std::vector<std::string>{"FusedMatMul", "Div", "Erf", "Mul", "Add", "Mul",
+                                           "FusedMatMul", "FusedMatMul", "Mul", "Erf", "Add", "Mul",
+                                           "Mul"}));
+  const Tensor x = RandomTensor(DType::kF32, {2, 6, 16}, 8);
+  ir::Graph original = FeedForwardGraph();
+  original.outputs.push_back(F32("x1", {2, 6, 24}));
+  original.initializers["half"] = Tensor::Scalar<float>(0.25f);
+  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+}
+
+TEST(CpuMatMulFusionTest, FusesWhenTheShapeOfAIsUnknown) {
+  // As after a LayerNormalization whose output shape inference left unknown: bias and GELU
+  // still fuse; the residual (whose shape cannot be compared) stays a separate Add.
+  ir::Graph original = FeedForwardGraph();
+  original.inputs[0].shape = std::nullopt;
+  ir::Graph g = original;
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  std::vector<std::string> ops;
+  for (const ir::Node& node : g.nodes) ops.push_back(node.op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"FusedMatMul", "FusedMatMul", "Add", "FusedMatMul"}));
+  const Tensor x = RandomTensor(DType::kF32, {2, 6, 16}, 9);
+  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+}
+
+TEST(CpuMatMulFusionTest, NothingFusesWhenTheDeviceCannotRunIt) {
+  ir::Graph g = FeedForwardGraph();
+  const size_t before = g.nodes.size();
+  ASSERT_TRUE(FuseMatMulEpilogues(g, [](const ir::Node&, const ir::Graph&) { return false; }).ok());
+  EXPECT_EQ(g.nodes.size(), before);
+}
+
+}  // namespace
+}  // namespace unihal::cpu

@@ -1,0 +1,210 @@
+// The cpu device's FusedMatMul (cpu_matmul_fusion.h): A (rank >= 1, its leading dims folded
+// into rows) times a constant B packed once into the primitive's layout, with the bias as
+// oneDNN's bias argument, the residual as a binary-add post-op and the erf GELU as an eltwise
+// post-op, so the epilogue costs no extra pass over the output.
+#include <climits>
+#include <cmath>
+#include <optional>
+#include <unordered_map>
+
+#include "drivers/cpu/cpu_matmul_fusion.h"
+#include "drivers/cpu/dnnl/dnnl_common.h"
+
+namespace unihal::cpu {
+namespace {
+
+struct FusedMatMulPrimitive {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul primitive;
+  dnnl::memory packed_weights;
+};
+
+struct Epilogue {
+  bool sum = false;
+  bool gelu = false;
+};
+
+class DnnlFusedMatMul final : public hal::Kernel {
+ public:
+  DnnlFusedMatMul(DnnlEnginePtr engine, Tensor weights, Tensor bias, Epilogue epilogue)
+      : engine_(std::move(engine)),
+        weights_(std::move(weights)),
+        bias_(std::move(bias)),
+        epilogue_(epilogue) {}
+
+  Status Compute(hal::KernelContext& context) const override {
+    try {
+      return ComputeOrThrow(context);
+    } catch (const dnnl::error& error) {
+      return DnnlErrorStatus(context.node(), error, "running FusedMatMul");
+    }
+  }
+
+  // The primitive for A of `a_shape` (built, and B packed, on first use); nullptr when oneDNN
+  // cannot do it.
+  Result<std::shared_ptr<const FusedMatMulPrimitive>> Lookup(const ir::Node& node,
+                                                             const Shape& a_shape) const {
+    if (a_shape.empty() || a_shape.back() != weights_.dim(0)) {
+      return InvalidArgumentError(node.Describe() + ": A " + ShapeToString(a_shape) +
+                                  " does not match B " + ShapeToString(weights_.shape()));
+    }
+    return cache_.GetOrBuild({a_shape}, [&] { return Build(Rows(a_shape)); });
+  }
+
+ private:
+  int64_t k() const { return weights_.dim(0); }
+  int64_t n() const { return weights_.dim(1); }
+  static int64_t Rows(const Shape& a) {
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < a.size(); ++i) rows *= a[i];
+    return rows;
+  }
+
+  std::shared_ptr<FusedMatMulPrimitive> Build(int64_t rows) const {
+    using dnnl::memory;
+    const memory::desc src = PlainDesc({rows, k()});
+    const memory::desc weights({k(), n()}, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc bias = PlainDesc({1, n()});
+    const memory::desc dst = PlainDesc({rows, n()});
+    dnnl::primitive_attr attr = ConcurrentAttr();
+    dnnl::post_ops post_ops;
+    if (epilogue_.sum) post_ops.append_binary(dnnl::algorithm::binary_add, dst);
+    if (epilogue_.gelu) post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+    attr.set_post_ops(post_ops);
+    auto entry = std::make_shared<FusedMatMulPrimitive>();
+    try {
+      entry->pd =
+          dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias, dst), attr, *engine_);
+    } catch (const dnnl::error& error) {
+      if (IsUnimplemented(error)) return nullptr;
+      throw;
+    }
+    entry->primitive = dnnl::matmul(entry->pd);
+    entry->packed_weights =
+        ReorderTo(*engine_, WrapMemory(PlainDesc({k(), n()}), *engine_, weights_.data()),
+                  entry->pd.weights_desc());
+    return entry;
+  }
+
+  Status ComputeOrThrow(hal::KernelContext& context) const {
+    const ir::Node& node = context.node();
+    const Tensor* a = context.input(0);
+    const Tensor* sum = epilogue_.sum ? context.input(3) : nullptr;
+    if (!a || a->dtype() != DType::kF32 ||
+        (epilogue_.sum && (!sum || sum->dtype() != DType::kF32))) {
+      return InvalidArgumentError(node.Describe() + ": FusedMatMul needs float32 A (and Sum)");
+    }
+    Shape y_shape = a->shape();
+    if (y_shape.empty()) return InvalidArgumentError(node.Describe() + ": A must have rank >= 1");
+    y_shape.back() = n();  // a 1-D A is one row whose output is 1-D, as in MatMul
+    if (sum && sum->shape() != y_shape) {
+      return InvalidArgumentError(node.Describe() + ": Sum " + ShapeToString(sum->shape()) +
+                                  " must have the output's shape " + ShapeToString(y_shape));
+    }
+    UH_ASSIGN_OR_RETURN(std::shared_ptr<const FusedMatMulPrimitive> entry,
+                        Lookup(node, a->shape()));
+    UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
+    if (y->num_elements() == 0) return Status::Ok();
+    if (!entry) {
+      ComputeReference(*a, sum, *y);
+      return Status::Ok();
+    }
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, WrapMemory(entry->pd.src_desc(), *engine_, a->data())},
+        {DNNL_ARG_WEIGHTS, entry->packed_weights},
+        {DNNL_ARG_BIAS, WrapMemory(entry->pd.bias_desc(), *engine_, bias_.data())},
+        {DNNL_ARG_DST, WrapMemory(entry->pd.dst_desc(), *engine_, y->data())}};
+    if (sum) {
+      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                   WrapMemory(entry->pd.dst_desc(), *engine_, sum->data()));
+    }
+    ExecuteAndWait(*engine_, entry->primitive, entry->pd, std::move(args));
+    return Status::Ok();
+  }
+
+  // Plain loops, for shapes oneDNN declines.
+  void ComputeReference(const Tensor& a, const Tensor* sum, Tensor& y) const {
+    const int64_t rows = Rows(a.shape());
+    const float* av = a.data_as<float>();
+    const float* bv = weights_.data_as<float>();
+    const float* bias = bias_.data_as<float>();
+    float* yv = y.data_as<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t j = 0; j < n(); ++j) {
+        double acc = bias[j];
+        for (int64_t i = 0; i < k(); ++i) acc += double{av[r * k() + i]} * bv[i * n() + j];
+        if (sum) acc += sum->data_as<float>()[r * n() + j];
+        if (epilogue_.gelu) acc = 0.5 * acc * (1.0 + std::erf(acc * M_SQRT1_2));
+        yv[r * n() + j] = static_cast<float>(acc);
+      }
+    }
+  }
+
+  const DnnlEnginePtr engine_;
+  const Tensor weights_;
+  const Tensor bias_;
+  const Epilogue epilogue_;
+  mutable PrimitiveCache<FusedMatMulPrimitive> cache_;
+};
+
+Result<Epilogue> ParseEpilogue(const ir::Node& node) {
+  Epilogue epilogue;
+  epilogue.sum = node.has_input(3);
+  Result<std::string> activation = node.GetString("activation", "");
+  if (!activation.ok()) return activation.status();
+  if (!activation->empty() && *activation != "Gelu") {
+    return InvalidArgumentError(node.Describe() + ": unknown fused activation '" + *activation +
+                                "'");
+  }
+  epilogue.gelu = *activation == "Gelu";
+  return epilogue;
+}
+
+hal::SupportResult SupportsFusedMatMul(const hal::KernelCreateInfo& info) {
+  const Tensor* b = info.ConstantInput(1);
+  const Tensor* bias = info.ConstantInput(2);
+  if (!b || b->dtype() != DType::kF32 || b->rank() != 2) {
+    return hal::SupportResult::No("oneDNN FusedMatMul needs a constant float32 2-D B");
+  }
+  if (!bias || bias->dtype() != DType::kF32 || bias->num_elements() != b->dim(1)) {
+    return hal::SupportResult::No("oneDNN FusedMatMul needs a constant float32 bias of N values");
+  }
+  const DType a = info.InputDType(0);
+  if ((a != DType::kF32 && a != DType::kUndefined) ||
+      (info.node.has_input(3) && !InputIsF32(info, 3))) {
+    return hal::SupportResult::No("oneDNN FusedMatMul takes float32 A and Sum only");
+  }
+  if (!ParseEpilogue(info.node).ok()) {
+    return hal::SupportResult::No("oneDNN FusedMatMul: unknown activation");
+  }
+  return hal::SupportResult::Yes("onednn");
+}
+
+Result<std::unique_ptr<hal::Kernel>> CreateFusedMatMul(const DnnlEnginePtr& engine,
+                                                       const hal::KernelCreateInfo& info) {
+  const Tensor* b = info.ConstantInput(1);
+  const Tensor* bias = info.ConstantInput(2);
+  if (!b || !bias) {
+    return InvalidArgumentError(info.node.Describe() + ": FusedMatMul needs constant B and bias");
+  }
+  UH_ASSIGN_OR_RETURN(Epilogue epilogue, ParseEpilogue(info.node));
+  auto kernel = std::make_unique<DnnlFusedMatMul>(engine, *b, *bias, epilogue);
+  if (const std::optional<Shape> a = InputStaticShape(info, 0)) {
+    try {
+      UH_RETURN_IF_ERROR(kernel->Lookup(info.node, *a).status());
+    } catch (const dnnl::error& error) {
+      return DnnlErrorStatus(info.node, error, "creating the FusedMatMul primitive");
+    }
+  }
+  return std::unique_ptr<hal::Kernel>(std::move(kernel));
+}
+
+}  // namespace
+
+void RegisterDnnlFusedMatMul(hal::KernelRegistry& registry, const DnnlEnginePtr& engine) {
+  registry.Register(hal::KernelDef{
+      kFusedMatMulOp, kCpuFusionDomain, 1, INT_MAX, "onednn", 10, SupportsFusedMatMul,
+      [engine](const hal::KernelCreateInfo& info) { return CreateFusedMatMul(engine, info); }});
+}
+
+}  // namespace unihal::cpu
