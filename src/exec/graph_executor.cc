@@ -9,8 +9,8 @@ Status CheckDeviceSupportsGraph(const hal::Device& device, const ir::Graph& grap
     hal::SupportResult r = device.Supports(node, graph);
     if (r.supported) continue;
     if (++count <= 10) {
-      problems += "\n  " + node.Describe() + ", opset " + std::to_string(node.opset) + ": " +
-                  r.reason;
+      problems +=
+          "\n  " + node.Describe() + ", opset " + std::to_string(node.opset) + ": " + r.reason;
     }
   }
   if (count == 0) return Status::Ok();
@@ -29,14 +29,26 @@ Result<std::unique_ptr<GraphExecutor>> GraphExecutor::Create(std::shared_ptr<hal
   return std::make_unique<GraphExecutor>(std::move(device), std::move(exe));
 }
 
-Result<std::vector<Tensor>> GraphExecutor::Run(const std::map<std::string, Tensor>& inputs) const {
-  std::vector<Tensor> ordered;
-  ordered.reserve(executable_->inputs().size());
-  for (const ir::ValueInfo& info : executable_->inputs()) {
+namespace {
+
+// `inputs` in the executable's binding order (tensors or values).
+template <typename V>
+Result<std::vector<V>> InBindingOrder(const hal::Executable& executable,
+                                      const std::map<std::string, V>& inputs) {
+  std::vector<V> ordered;
+  ordered.reserve(executable.inputs().size());
+  for (const ir::ValueInfo& info : executable.inputs()) {
     auto it = inputs.find(info.name);
     if (it == inputs.end()) return InvalidArgumentError("input '" + info.name + "' is missing");
     ordered.push_back(it->second);
   }
+  return ordered;
+}
+
+}  // namespace
+
+Result<std::vector<Tensor>> GraphExecutor::Run(const std::map<std::string, Tensor>& inputs) const {
+  UH_ASSIGN_OR_RETURN(std::vector<Tensor> ordered, InBindingOrder(*executable_, inputs));
   UH_ASSIGN_OR_RETURN(std::unique_ptr<hal::Stream> stream, device_->CreateStream());
   std::vector<Tensor> outputs;
   UH_RETURN_IF_ERROR(stream->Launch(*executable_, ordered, outputs));
@@ -46,13 +58,7 @@ Result<std::vector<Tensor>> GraphExecutor::Run(const std::map<std::string, Tenso
 
 Result<std::vector<Value>> GraphExecutor::RunValues(
     const std::map<std::string, Value>& inputs) const {
-  std::vector<Value> ordered;
-  ordered.reserve(executable_->inputs().size());
-  for (const ir::ValueInfo& info : executable_->inputs()) {
-    auto it = inputs.find(info.name);
-    if (it == inputs.end()) return InvalidArgumentError("input '" + info.name + "' is missing");
-    ordered.push_back(it->second);
-  }
+  UH_ASSIGN_OR_RETURN(std::vector<Value> ordered, InBindingOrder(*executable_, inputs));
   UH_ASSIGN_OR_RETURN(std::unique_ptr<hal::Stream> stream, device_->CreateStream());
   std::vector<Value> outputs;
   UH_RETURN_IF_ERROR(stream->LaunchValues(*executable_, ordered, outputs));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/cli_test_util.h"
 #include "onnx/test_model_builder.h"
 
 namespace unihal::cli {
@@ -16,14 +17,7 @@ namespace {
 using namespace unihal::onnx_import::testing;  // NOLINT: the model builder
 
 std::string Capture(const std::string& args, int* exit_code) {
-  std::string command = std::string(UNIHAL_CLI_PATH) + " " + args + " 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = pclose(pipe);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return unihal::cli::testing::RunCli(args, exit_code, unihal::cli::testing::CliStderr::kDiscarded);
 }
 
 // Y = Relu(X), int8 [1, 64]: both sim-npu and the CPU can run it.

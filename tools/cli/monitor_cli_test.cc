@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_test_util.h"
 #include "onnx/test_model_builder.h"
 
 namespace unihal::cli {
@@ -21,14 +22,7 @@ namespace mb = onnx_import::testing;
 
 // stdout only (stderr goes to the test log).
 std::string Capture(const std::string& args, int* exit_code) {
-  const std::string command = std::string(UNIHAL_CLI_PATH) + " " + args;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return unihal::cli::testing::RunCli(args, exit_code, unihal::cli::testing::CliStderr::kShown);
 }
 
 // y = Relu(x), float32[2, 3], written to a temporary "relu_net.onnx".

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/cli_test_util.h"
 #include "onnx/test_model_builder.h"
 #include "testing/op_test_util.h"
 
@@ -20,15 +21,9 @@ namespace fs = std::filesystem;
 namespace mb = onnx_import::testing;
 
 std::string Capture(const std::string& args, int* exit_code, bool with_stderr = true) {
-  std::string command =
-      std::string(UNIHAL_CLI_PATH) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = pclose(pipe);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return unihal::cli::testing::RunCli(args, exit_code,
+                                      with_stderr ? unihal::cli::testing::CliStderr::kCaptured
+                                                  : unihal::cli::testing::CliStderr::kDiscarded);
 }
 
 // fp16 Conv -> Relu -> Neg -> Relu: edge-34 lacks Neg.

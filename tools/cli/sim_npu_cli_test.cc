@@ -6,18 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/cli_test_util.h"
+
 namespace unihal::cli {
 namespace {
 
 std::string Capture(const std::string& args, int* exit_code) {
-  std::string command = std::string(UNIHAL_CLI_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = pclose(pipe);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return unihal::cli::testing::RunCli(args, exit_code);
 }
 
 TEST(SimNpuCliTest, DevicesListsTheSimulatedNpuOnlyWhenAsked) {
