@@ -21,17 +21,22 @@ bool UserChoseWaitPolicy() {
          std::getenv("GOMP_SPINCOUNT") != nullptr;
 }
 
-// Idle workers poll about a thousand times (tens of microseconds: enough to catch the next
-// op's parallel region) and then sleep, instead of libgomp's ~300k-spin default or libomp's
-// 200 ms. Long spinning starves the other processes on a busy machine and, through the
-// scheduler, the spinning threads' own team: with 2 threads on 2 loaded cores MobileNetV2 ran
-// 5-13x slower than with one. Blocktime 0 in libomp is that brief poll, then a futex wait.
+// Idle workers spin for about a millisecond (long enough to catch the next op's parallel
+// region) and then sleep, instead of libgomp's ~300k-spin default or libomp's 200 ms. Long
+// spinning starves the other processes on a busy machine and, through the scheduler, the
+// spinning threads' own team: with 2 threads on 2 loaded cores MobileNetV2 ran 5-13x slower
+// than with one. Sleeping at once (blocktime 0) costs a futex wake-up, and on a loaded
+// machine a wait for a time slice, at every parallel region: BERT-base at 2 threads, whose
+// layers are many short ops, took 120 ms with 0 and 59 ms with 1 ms (docs/benchmarks.md).
+constexpr const char* kBlocktimeSetting = "KMP_BLOCKTIME=1";
+constexpr int kBlocktimeMs = 1;
+
 void SpinBrieflyThenSleep() {
   if (kmp_set_defaults == nullptr || kmp_set_blocktime == nullptr || UserChoseWaitPolicy()) {
     return;
   }
-  kmp_set_defaults("KMP_BLOCKTIME=0");  // threads that start OpenMP work later
-  kmp_set_blocktime(0);                 // this thread's teams, already initialised
+  kmp_set_defaults(kBlocktimeSetting);  // threads that start OpenMP work later
+  kmp_set_blocktime(kBlocktimeMs);      // this thread's teams, already initialised
 }
 
 }  // namespace

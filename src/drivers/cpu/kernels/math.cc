@@ -7,6 +7,7 @@
 #include "drivers/cpu/kernels/broadcast.h"
 #include "drivers/cpu/kernels/cast.h"
 #include "drivers/cpu/kernels/kernel_util.h"
+#include "drivers/cpu/kernels/math_ref.h"
 #include "drivers/cpu/kernels/reduce_util.h"
 #include "onnx/tensor_proto.h"
 
@@ -276,6 +277,11 @@ hal::SupportResult SupportsMaxMinReduce(const hal::KernelCreateInfo& info) {
 }
 
 }  // namespace
+
+Status ReferenceSoftmax(KernelContext& context, bool log) { return ComputeSoftmax(context, log); }
+Status ReferenceLayerNormalization(KernelContext& context) {
+  return ComputeLayerNormalization(context);
+}
 
 void RegisterMathKernels(hal::KernelRegistry& registry) {
   auto floats = AcceptInputDTypes({0}, FloatDTypes());
