@@ -127,13 +127,20 @@ Status FuseMatMulEpilogues(ir::Graph& graph, const FusionCheck& can_run) {
     const std::optional<int64_t> columns = WeightColumns(graph, matmul);
     if (!columns || absorbed[n]) continue;
     const int add_at = SoleReader(readers, matmul.outputs[0]);
-    if (!free_node(add_at)) continue;
-    const ir::Node& add = graph.nodes[static_cast<size_t>(add_at)];
-    const std::optional<std::string> bias = MatchBias(graph, add, matmul.outputs[0], *columns);
-    if (!bias) continue;
+    const std::optional<std::string> bias =
+        free_node(add_at) ? MatchBias(graph, graph.nodes[static_cast<size_t>(add_at)],
+                                      matmul.outputs[0], *columns)
+                          : std::nullopt;
     ir::Node fused = matmul;
     fused.op_type = kFusedMatMulOp;
     fused.domain = kCpuFusionDomain;
+    if (!bias) {  // the product alone still gains B packed once (dnnl_fused_matmul.cc)
+      if (!can_run(fused, graph)) continue;
+      absorbed[n] = true;
+      replacements.emplace(n, std::move(fused));
+      continue;
+    }
+    const ir::Node& add = graph.nodes[static_cast<size_t>(add_at)];
     fused.inputs = {matmul.inputs[0], matmul.inputs[1], *bias};
     std::vector<size_t> chain{n, static_cast<size_t>(add_at)};
     std::string value = add.outputs[0];

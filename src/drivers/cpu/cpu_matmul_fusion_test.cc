@@ -126,6 +126,27 @@ TEST(CpuMatMulFusionTest, FusesWhenTheShapeOfAIsUnknown) {
   for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
 
+TEST(CpuMatMulFusionTest, AMatMulWithoutBiasBecomesABiaslessFusedMatMul) {
+  // Y = X W with a constant W, its output also read by a Relu: nothing to absorb, but the
+  // product itself is rewritten (B packed once).
+  ir::Graph original;
+  original.inputs.push_back(F32("X", {3, 5, 16}));
+  original.initializers["W"] = RandomTensor(DType::kF32, {16, 24}, 21);
+  original.nodes = {MakeNode("MatMul", {"X", "W"}, {"Y"}), MakeNode("Relu", {"Y"}, {"R"})};
+  original.outputs = {F32("Y", {3, 5, 24}), F32("R", {3, 5, 24})};
+  ir::Graph g = original;
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[0].op_type, kFusedMatMulOp);
+  EXPECT_EQ(g.nodes[0].inputs, (std::vector<std::string>{"X", "W"}));
+  EXPECT_EQ(g.nodes[1].op_type, "Relu");
+  const Tensor x = RandomTensor(DType::kF32, {3, 5, 16}, 22);
+  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
+  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+}
+
 TEST(CpuMatMulFusionTest, NothingFusesWhenTheDeviceCannotRunIt) {
   ir::Graph g = FeedForwardGraph();
   const size_t before = g.nodes.size();

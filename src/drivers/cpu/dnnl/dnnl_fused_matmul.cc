@@ -8,6 +8,7 @@
 // data is the same product of row-major A [rows, K] and B, with B packed once, at about 75
 // GFLOP/s per core. So the product runs as that convolution when oneDNN has a jit one for it,
 // and as a matmul otherwise.
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <optional>
@@ -216,7 +217,8 @@ hal::SupportResult SupportsFusedMatMul(const hal::KernelCreateInfo& info) {
   if (!b || b->dtype() != DType::kF32 || b->rank() != 2) {
     return hal::SupportResult::No("oneDNN FusedMatMul needs a constant float32 2-D B");
   }
-  if (!bias || bias->dtype() != DType::kF32 || bias->num_elements() != b->dim(1)) {
+  if (info.node.has_input(2) &&
+      (!bias || bias->dtype() != DType::kF32 || bias->num_elements() != b->dim(1))) {
     return hal::SupportResult::No("oneDNN FusedMatMul needs a constant float32 bias of N values");
   }
   const DType a = info.InputDType(0);
@@ -234,11 +236,20 @@ Result<std::unique_ptr<hal::Kernel>> CreateFusedMatMul(const DnnlEnginePtr& engi
                                                        const hal::KernelCreateInfo& info) {
   const Tensor* b = info.ConstantInput(1);
   const Tensor* bias = info.ConstantInput(2);
-  if (!b || !bias) {
-    return InvalidArgumentError(info.node.Describe() + ": FusedMatMul needs constant B and bias");
+  if (!b || (info.node.has_input(2) && !bias)) {
+    return InvalidArgumentError(info.node.Describe() +
+                                ": FusedMatMul needs a constant B and a constant bias if any");
   }
   UH_ASSIGN_OR_RETURN(Epilogue epilogue, ParseEpilogue(info.node));
-  auto kernel = std::make_unique<DnnlFusedMatMul>(engine, *b, *bias, epilogue);
+  // Without a bias, zeros: the primitive adds them in its epilogue at no extra pass.
+  Tensor bias_or_zeros;
+  if (bias) {
+    bias_or_zeros = *bias;
+  } else {
+    UH_ASSIGN_OR_RETURN(bias_or_zeros, Tensor::Allocate(DType::kF32, {b->dim(1)}));
+    std::fill_n(bias_or_zeros.data_as<float>(), b->dim(1), 0.0f);
+  }
+  auto kernel = std::make_unique<DnnlFusedMatMul>(engine, *b, bias_or_zeros, epilogue);
   if (const std::optional<Shape> a = InputStaticShape(info, 0)) {
     try {
       UH_RETURN_IF_ERROR(kernel->Lookup(info.node, *a).status());
