@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "unihal/hal/executable.h"
 #include "unihal/ir/graph.h"
 #include "unihal/run_options.h"
 #include "unihal/runtime.h"
@@ -48,6 +49,9 @@ struct SessionOptions {
   ExecutionMode mode = ExecutionMode::kLatency;
   bool optimize = true;  // constant folding and dead-node removal
   BatchingOptions batching;
+  // Time every node of every run (a clock read around each; Session::NodeTimes). Simulated
+  // devices report no node times: theirs would be the host's, not the device's.
+  bool profile = false;
 };
 
 class GraphExecutorHandle;
@@ -75,6 +79,10 @@ class Session {
   // at the device's current clock. nullopt on real devices.
   std::optional<double> ModeledLatencySeconds() const;
   const ir::Model& model() const { return *model_; }
+  // With SessionOptions::profile: each node's runs and total wall time so far, in execution
+  // order, on the devices that time their nodes (after fusion: op_type is what ran). Empty
+  // without profile.
+  std::vector<hal::NodeTime> NodeTimes() const;
 
   // Runs once. Every graph input must be given, with its declared dtype and a shape that
   // matches its static dims (symbolic dims must agree across inputs). Outputs follow outputs().

@@ -149,6 +149,10 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
     session->device_id_ = DevicesUsed(plan);
     replica_primary = runtime->cpu();
   }
+  if (options.profile) {
+    session->executor_ ? session->executor_->EnableProfiling()
+                       : session->plan_executor_->EnableProfiling();
+  }
   UH_ASSIGN_OR_RETURN(session->replicas_,
                       SessionReplicas::Create(*runtime, model->graph, *replica_primary, options,
                                               session->executor_));
@@ -181,6 +185,10 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
 const std::vector<ir::ValueInfo>& Session::inputs() const { return model_->graph.inputs; }
 const std::vector<ir::ValueInfo>& Session::outputs() const { return model_->graph.outputs; }
 const std::string& Session::device_id() const { return device_id_; }
+
+std::vector<hal::NodeTime> Session::NodeTimes() const {
+  return executor_ ? executor_->NodeTimes() : plan_executor_->NodeTimes();
+}
 
 std::optional<double> Session::ModeledLatencySeconds() const {
   return executor_ ? executor_->ModeledLatencySeconds() : plan_executor_->ModeledLatencySeconds();

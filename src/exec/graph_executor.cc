@@ -66,4 +66,10 @@ Result<std::vector<Value>> GraphExecutor::RunValues(
   return outputs;
 }
 
+std::vector<hal::NodeTime> GraphExecutor::NodeTimes() const {
+  std::vector<hal::NodeTime> times = executable_->NodeTimes();
+  for (hal::NodeTime& time : times) time.device = device_->info().id;
+  return times;
+}
+
 }  // namespace unihal::exec

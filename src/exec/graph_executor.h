@@ -28,6 +28,10 @@ class GraphExecutor {
     return executable_->ModeledLatencySeconds();
   }
 
+  // SessionOptions::profile: per-node wall times from now on (hal::Executable::NodeTimes).
+  void EnableProfiling() const { executable_->EnableProfiling(); }
+  std::vector<hal::NodeTime> NodeTimes() const;
+
   GraphExecutor(std::shared_ptr<hal::Device> device, std::shared_ptr<hal::Executable> exe)
       : device_(std::move(device)), executable_(std::move(exe)) {}
 

@@ -136,4 +136,19 @@ std::optional<double> PlanExecutor::ModeledLatencySeconds() const {
   return total;
 }
 
+void PlanExecutor::EnableProfiling() const {
+  for (const CompiledSegment& segment : segments_) segment.executable->EnableProfiling();
+}
+
+std::vector<hal::NodeTime> PlanExecutor::NodeTimes() const {
+  std::vector<hal::NodeTime> all;
+  for (const CompiledSegment& segment : segments_) {
+    for (hal::NodeTime& time : segment.executable->NodeTimes()) {
+      time.device = segment.device->info().id;
+      all.push_back(std::move(time));
+    }
+  }
+  return all;
+}
+
 }  // namespace unihal::exec

@@ -28,6 +28,9 @@ class PlanExecutor {
   // The sum over segments when every segment's device models its latency (all simulated);
   // nullopt otherwise, since part of the run would then be unmodelled.
   std::optional<double> ModeledLatencySeconds() const;
+  // Per-node wall times of every segment (hal::Executable::NodeTimes), segment by segment.
+  void EnableProfiling() const;
+  std::vector<hal::NodeTime> NodeTimes() const;
 
   struct CompiledSegment {
     std::shared_ptr<hal::Device> device;

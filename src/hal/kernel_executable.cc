@@ -1,5 +1,7 @@
 #include "unihal/hal/kernel_executable.h"
 
+#include <atomic>
+#include <chrono>
 #include <mutex>
 #include <unordered_set>
 
@@ -101,7 +103,9 @@ class KernelExecutable final : public Executable {
  public:
   KernelExecutable(ir::Graph graph, MemoryPlan plan, std::vector<std::unique_ptr<Kernel>> kernels,
                    ThreadPool& pool)
-      : graph_(std::move(graph)), plan_(std::move(plan)), kernels_(std::move(kernels)),
+      : graph_(std::move(graph)),
+        plan_(std::move(plan)),
+        kernels_(std::move(kernels)),
         thread_pool_(pool) {
     for (const auto& [name, tensor] : graph_.initializers) {
       if (tensor.buffer()) constant_buffers_.insert(tensor.buffer().get());
@@ -131,6 +135,29 @@ class KernelExecutable final : public Executable {
     return RunBound(inputs, outputs);
   }
 
+  void EnableProfiling() override {
+    std::call_once(profiling_once_, [this] {
+      node_nanoseconds_ = std::make_unique<std::atomic<int64_t>[]>(kernels_.size());
+      node_runs_ = std::make_unique<std::atomic<int64_t>[]>(kernels_.size());
+      profiling_.store(true, std::memory_order_release);
+    });
+  }
+
+  std::vector<NodeTime> NodeTimes() const override {
+    if (!profiling_.load(std::memory_order_acquire)) return {};
+    std::vector<NodeTime> times;
+    times.reserve(kernels_.size());
+    for (size_t n = 0; n < kernels_.size(); ++n) {
+      const ir::Node& node = graph_.nodes[n];
+      times.push_back(NodeTime{node.name,
+                               node.op_type,
+                               {},
+                               node_runs_[n].load(std::memory_order_relaxed),
+                               node_nanoseconds_[n].load(std::memory_order_relaxed) * 1e-6});
+    }
+    return times;
+  }
+
  private:
   // Runs with `inputs` (tensors or values) bound to the input slots.
   template <typename Input>
@@ -155,10 +182,20 @@ class KernelExecutable final : public Executable {
     for (const auto& [slot, name] : plan_.constant_slots) {
       state.values[static_cast<size_t>(slot)] = graph_.initializers.at(name);
     }
+    const bool profiling = profiling_.load(std::memory_order_acquire);
     for (size_t n = 0; n < kernels_.size(); ++n) {
       const ir::Node& node = graph_.nodes[n];
       NodeContext context(node, plan_.node_inputs[n], plan_.node_outputs[n], state, thread_pool_);
+      const auto start =
+          profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
       Status status = kernels_[n]->Compute(context);
+      if (profiling) {
+        const auto elapsed = std::chrono::steady_clock::now() - start;
+        node_nanoseconds_[n].fetch_add(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count(),
+            std::memory_order_relaxed);
+        node_runs_[n].fetch_add(1, std::memory_order_relaxed);
+      }
       if (!status.ok()) {
         if (status.message().find("'" + node.name + "'") != std::string::npos) return status;
         return std::move(status).WithContext(node.Describe());
@@ -221,6 +258,11 @@ class KernelExecutable final : public Executable {
   const std::vector<std::unique_ptr<Kernel>> kernels_;
   ThreadPool& thread_pool_;
   std::unordered_set<const Buffer*> constant_buffers_;
+  // Per-node totals, made once by EnableProfiling; runs already going may miss a node or two.
+  std::once_flag profiling_once_;
+  std::atomic<bool> profiling_{false};
+  std::unique_ptr<std::atomic<int64_t>[]> node_nanoseconds_;
+  std::unique_ptr<std::atomic<int64_t>[]> node_runs_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<RunState>> idle_states_;
 };

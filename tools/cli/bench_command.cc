@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cli/bench_common.h"
+#include "cli/bench_profile.h"
 #include "cli/cli_common.h"
 #include "unihal/hal/thread_pool.h"
 #include "unihal/runtime.h"
@@ -26,14 +27,18 @@ Status Bench(const BenchOptions& options) {
   SessionOptions session_options;
   session_options.device = options.device;
   ApplyPlacementOptions(options.placement, session_options);
+  session_options.profile = options.profile;
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
   UH_ASSIGN_OR_RETURN(auto inputs, BenchInputs(*session, options));
 
   for (int i = 0; i < options.warmup; ++i) UH_RETURN_IF_ERROR(session->Run(inputs));
+  const std::vector<hal::NodeTime> after_warmup = session->NodeTimes();
   UH_ASSIGN_OR_RETURN(std::vector<double> samples_ms,
                       TimeRuns(*session, inputs, options.iterations));
   const LatencyStats stats = Summarize(samples_ms);
+  const BenchProfile profile =
+      DiffProfiles(after_warmup, session->NodeTimes(), options.iterations, stats.mean);
   const int threads = hal::ThreadPool::Process().num_threads();
   const double throughput = stats.mean > 0 ? 1000.0 / stats.mean : 0.0;
   const std::optional<double> modeled_s = session->ModeledLatencySeconds();  // sim-npu only
@@ -50,6 +55,7 @@ Status Bench(const BenchOptions& options) {
     };
     // Simulated devices only (sim-npu): the modelled latency, never a measurement.
     if (modeled_s) report["modeled_latency_ms"] = *modeled_s * 1e3;
+    if (options.profile) report["profile"] = ProfileJson(profile);
     std::cout << report.dump(2) << "\n";
     return Status::Ok();
   }
@@ -62,6 +68,7 @@ Status Bench(const BenchOptions& options) {
     fmt::print("modelled latency on the simulated device (not measured): {:.3f} ms\n",
                *modeled_s * 1e3);
   }
+  if (options.profile) PrintProfile(profile);
   return Status::Ok();
 }
 
@@ -102,6 +109,9 @@ Command AddBenchCommand(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app->add_flag("--json", options->json, "Print a JSON report to stdout");
+  app->add_flag("--profile", options->profile,
+                "Time every node over the timed runs and show where the time goes, by op type "
+                "and slowest nodes (not with --compare or --requests)");
   app->add_option("--requests", options->requests,
                   "Fault soak: submit N requests through the scheduler with failover and count "
                   "succeeded, failed, lost, duplicated and retried")
@@ -112,6 +122,11 @@ Command AddBenchCommand(CLI::App& parent) {
   AddSimNpuOptions(app, &options->sim_npu);
   AddPlacementOptions(app, &options->placement);
   return {app, [options] {
+            if (options->profile && (options->requests > 0 || !options->compare.empty())) {
+              return InvalidArgumentError(
+                  "--profile times one session's nodes; it cannot be combined with --compare "
+                  "(its clock reads would slow one side) or --requests. Run it alone");
+            }
             if (options->requests > 0) return BenchSoak(*options);
             return options->compare.empty() ? Bench(*options) : BenchCompare(*options);
           }};

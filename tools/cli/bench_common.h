@@ -27,6 +27,7 @@ struct BenchOptions {
   double tolerance = 1e-3;
   uint64_t seed = 0;
   bool json = false;
+  bool profile = false;  // --profile: per-node times (bench_profile.h)
   SimNpuCliOptions sim_npu;
   PlacementCliOptions placement;
   // The fault soak (bench_soak.cc): --requests N through RunAsync, --inject-faults RATE on

@@ -333,6 +333,37 @@ TEST_F(CliTest, BenchReportsOrderedPercentiles) {
   EXPECT_EQ(report.size(), 6u);
 }
 
+TEST_F(CliTest, BenchProfileShowsWhereTheTimeGoes) {
+  const std::string model = WriteMatMulModel();
+  const CliResult r = Cli({"bench", model, "--batch", "2", "--iterations", "7", "--warmup", "3",
+                           "--profile", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json profile = json::parse(r.out)["profile"];
+  ASSERT_EQ(profile["nodes"].size(), 2u);  // the model's MatMul and Gemm
+  double node_ms = 0;
+  for (const json& node : profile["nodes"]) {
+    EXPECT_EQ(node["runs"], 7);  // the timed runs only, not the warm-up
+    EXPECT_EQ(node["device"], "cpu:0");
+    node_ms += node["ms_per_run"].get<double>();
+  }
+  EXPECT_NEAR(node_ms, profile["node_ms_per_run"].get<double>(), 1e-9);
+  ASSERT_EQ(profile["op_types"].size(), 2u);
+  double op_type_ms = 0;
+  for (const json& op_type : profile["op_types"]) {
+    EXPECT_EQ(op_type["nodes"], 1);
+    op_type_ms += op_type["ms_per_run"].get<double>();
+  }
+  EXPECT_NEAR(op_type_ms, node_ms, 1e-9);
+  EXPECT_GE(profile["outside_nodes_ms_per_run"].get<double>(), 0.0);
+  const CliResult text = Cli({"bench", model, "--batch", "2", "-n", "2", "--profile"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("slowest nodes"), std::string::npos) << text.out;
+  const CliResult both =
+      Cli({"bench", model, "--batch", "2", "--profile", "--compare", "onnxruntime"});
+  EXPECT_EQ(both.exit_code, 3);
+  EXPECT_NE(both.err.find("--profile times one session's nodes"), std::string::npos) << both.err;
+}
+
 TEST_F(CliTest, BenchNeedsInputsWithSymbolicDims) {
   const std::string model = WriteMatMulModel();
   const CliResult r = Cli({"bench", model, "--iterations", "1"});

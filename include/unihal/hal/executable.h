@@ -1,8 +1,10 @@
 // A compiled subgraph, ready to run on its device.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "unihal/ir/graph.h"
@@ -11,6 +13,16 @@
 #include "unihal/value.h"
 
 namespace unihal::hal {
+
+// Wall time spent in one node over the runs since profiling was enabled (SessionOptions::
+// profile). `op_type` is what actually ran, after the device's fusions (e.g. FusedConv).
+struct NodeTime {
+  std::string node;
+  std::string op_type;
+  std::string device;  // filled in by the executor that knows it
+  int64_t runs = 0;
+  double total_ms = 0;
+};
 
 class Executable {
  public:
@@ -28,6 +40,11 @@ class Executable {
   // Simulated devices only (sim-npu): the modelled, never measured, latency of one run at the
   // device's current clock, in seconds. nullopt for real hardware.
   virtual std::optional<double> ModeledLatencySeconds() const { return std::nullopt; }
+  // Per-node timing of the runs from now on (a clock read around each node). Executables that
+  // cannot time their nodes ignore it and report no node times.
+  virtual void EnableProfiling() {}
+  // The nodes' times so far, in execution order; empty unless profiling is enabled.
+  virtual std::vector<NodeTime> NodeTimes() const { return {}; }
 };
 
 }  // namespace unihal::hal
