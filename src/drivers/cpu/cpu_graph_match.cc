@@ -56,6 +56,19 @@ bool SameShape(const ir::Graph& graph, const std::string& a, const std::string& 
   return true;
 }
 
+bool MayBeSameShape(const ir::Graph& graph, const std::string& a, const std::string& b) {
+  const ir::ValueInfo* va = graph.FindValueInfo(a);
+  const ir::ValueInfo* vb = graph.FindValueInfo(b);
+  if (!va || !vb || !va->shape || !vb->shape) return true;
+  if (va->shape->size() != vb->shape->size()) return false;
+  for (size_t i = 0; i < va->shape->size(); ++i) {
+    const ir::Dim& da = (*va->shape)[i];
+    const ir::Dim& db = (*vb->shape)[i];
+    if (da.is_static() && db.is_static() && da.value != db.value) return false;
+  }
+  return true;
+}
+
 void ApplyReplacements(ir::Graph& graph, const std::vector<bool>& absorbed,
                        std::map<size_t, ir::Node> replacements) {
   std::vector<ir::Node> nodes;

@@ -30,6 +30,9 @@ std::optional<float> ScalarConstant(const ir::Graph& graph, const ir::Node& node
 
 // Whether two float32 values surely have the same shape: equal known dims, or the same symbol.
 bool SameShape(const ir::Graph& graph, const std::string& a, const std::string& b);
+// Whether two values might have the same shape at run time: false only when their known
+// shapes differ for sure (another rank, or two different static sizes).
+bool MayBeSameShape(const ir::Graph& graph, const std::string& a, const std::string& b);
 
 // Replaces graph.nodes: each replacement takes the place of the node at its key, and nodes
 // marked absorbed (other than those) are dropped.

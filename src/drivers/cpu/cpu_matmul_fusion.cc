@@ -158,8 +158,10 @@ Status FuseMatMulEpilogues(ir::Graph& graph, const FusionCheck& can_run) {
       const ir::Node& residual = graph.nodes[static_cast<size_t>(next)];
       const std::string& other =
           residual.inputs[0] == value ? residual.inputs[1] : residual.inputs[0];
-      if (other != value && SameShape(graph, value, other) &&
-          SameShape(graph, value, residual.outputs[0])) {
+      // Shapes the import could not infer are checked at run time: FusedMatMul adds a
+      // residual of another (broadcast) shape in a second pass.
+      if (other != value && MayBeSameShape(graph, value, other) &&
+          MayBeSameShape(graph, value, residual.outputs[0])) {
         fused.inputs.push_back(other);
         chain.push_back(static_cast<size_t>(next));
         value = residual.outputs[0];

@@ -10,8 +10,8 @@
 namespace unihal::cpu {
 
 // FusedMatMul: inputs A, B (constant, rank 2), Bias (optional: N values, added to each row),
-// Sum (optional: same shape as Y, added after the bias); attribute "activation" = "Gelu" (erf
-// form, applied last) or absent.
+// Sum (optional: added after the bias; Y's shape, else broadcast in a second pass); attribute
+// "activation" = "Gelu" (erf form, applied last) or absent.
 inline constexpr const char* kFusedMatMulOp = "FusedMatMul";
 
 // Rewrites every MatMul [-> Add(bias) -> [Add(residual) | GELU]] chain whose intermediate values

@@ -110,20 +110,60 @@ TEST(CpuMatMulFusionTest, LeavesChainsWithOtherReadersOrWrongConstants) {
 }
 
 TEST(CpuMatMulFusionTest, FusesWhenTheShapeOfAIsUnknown) {
-  // As after a LayerNormalization whose output shape inference left unknown: bias and GELU
-  // still fuse; the residual (whose shape cannot be compared) stays a separate Add.
+  // As after a LayerNormalization whose output shape inference left unknown: bias, GELU and
+  // the residual (checked at run time) still fuse.
   ir::Graph original = FeedForwardGraph();
   original.inputs[0].shape = std::nullopt;
   ir::Graph g = original;
   ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
   std::vector<std::string> ops;
   for (const ir::Node& node : g.nodes) ops.push_back(node.op_type);
-  EXPECT_EQ(ops, (std::vector<std::string>{"FusedMatMul", "FusedMatMul", "Add", "FusedMatMul"}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"FusedMatMul", "FusedMatMul", "FusedMatMul"}));
   const Tensor x = RandomTensor(DType::kF32, {2, 6, 16}, 9);
   Result<std::vector<Tensor>> before = RunOnCpu(original, x);
   Result<std::vector<Tensor>> after = RunOnCpu(g, x);
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+}
+
+TEST(CpuMatMulFusionTest, AResidualThatBroadcastsAtRunTimeStillAddsCorrectly) {
+  // Y = X W + b + R with shapes unknown at compile time; at run time R [1, 5, 1] broadcasts
+  // against the product [3, 5, 8] (and against a [2, 1, 1, 1] R the output grows a dim).
+  ir::Graph original;
+  original.inputs = {ir::ValueInfo{"X", DType::kF32, std::nullopt},
+                     ir::ValueInfo{"R", DType::kF32, std::nullopt}};
+  original.initializers["W"] = RandomTensor(DType::kF32, {4, 8}, 31);
+  original.initializers["b"] = RandomTensor(DType::kF32, {8}, 32);
+  original.nodes = {MakeNode("MatMul", {"X", "W"}, {"m"}), MakeNode("Add", {"m", "b"}, {"z"}),
+                    MakeNode("Add", {"R", "z"}, {"Y"})};
+  original.outputs = {ir::ValueInfo{"Y", DType::kF32, std::nullopt}};
+  ir::Graph g = original;
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.nodes[0].inputs, (std::vector<std::string>{"X", "W", "b", "R"}));
+  auto run = [](const ir::Graph& graph, const Tensor& x, const Tensor& r) {
+    std::shared_ptr<hal::Executable> exe =
+        *hal::CompileWithKernels(graph, AllCpuKernels(), hal::ThreadPool::Process());
+    std::vector<Tensor> outputs;
+    Status status = exe->Run(std::vector<Tensor>{x, r}, outputs);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return outputs;
+  };
+  const Tensor x = RandomTensor(DType::kF32, {3, 5, 4}, 33);
+  for (const Shape& r_shape : {Shape{3, 5, 8}, Shape{1, 5, 1}, Shape{2, 1, 1, 1}}) {
+    const Tensor r = RandomTensor(DType::kF32, r_shape, 34);
+    const std::vector<Tensor> expected = run(original, x, r);
+    const std::vector<Tensor> actual = run(g, x, r);
+    ASSERT_EQ(actual.size(), 1u);
+    EXPECT_EQ(actual[0].shape(), expected[0].shape());
+    EXPECT_TRUE(AllClose(actual[0], expected[0], 1e-5, 1e-5)) << ShapeToString(r_shape);
+  }
+  // A residual that cannot broadcast is an error naming the node, not a crash.
+  std::vector<Tensor> outputs;
+  Status bad = (*hal::CompileWithKernels(g, AllCpuKernels(), hal::ThreadPool::Process()))
+                   ->Run(std::vector<Tensor>{x, RandomTensor(DType::kF32, {4, 8}, 35)}, outputs);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("residual Add"), std::string::npos) << bad.ToString();
 }
 
 TEST(CpuMatMulFusionTest, AMatMulWithoutBiasBecomesABiaslessFusedMatMul) {

@@ -17,6 +17,7 @@
 
 #include "drivers/cpu/cpu_matmul_fusion.h"
 #include "drivers/cpu/dnnl/dnnl_common.h"
+#include "drivers/cpu/kernels/broadcast.h"
 
 namespace unihal::cpu {
 namespace {
@@ -48,15 +49,17 @@ class DnnlFusedMatMul final : public hal::Kernel {
     }
   }
 
-  // The primitive for A of `a_shape` (built, and B packed, on first use); nullptr when oneDNN
-  // cannot do it.
+  // The primitive for A of `a_shape`, with or without the residual sum (built, and B packed,
+  // on first use); nullptr when oneDNN cannot do it.
   Result<std::shared_ptr<const FusedMatMulPrimitive>> Lookup(const ir::Node& node,
-                                                             const Shape& a_shape) const {
+                                                             const Shape& a_shape,
+                                                             bool with_sum) const {
     if (a_shape.empty() || a_shape.back() != weights_.dim(0)) {
       return InvalidArgumentError(node.Describe() + ": A " + ShapeToString(a_shape) +
                                   " does not match B " + ShapeToString(weights_.shape()));
     }
-    return cache_.GetOrBuild({a_shape}, [&] { return Build(Rows(a_shape)); });
+    return cache_.GetOrBuild({a_shape, Shape{with_sum ? 1 : 0}},
+                             [&] { return Build(Rows(a_shape), with_sum); });
   }
 
  private:
@@ -68,24 +71,24 @@ class DnnlFusedMatMul final : public hal::Kernel {
     return rows;
   }
 
-  dnnl::primitive_attr EpilogueAttr(const dnnl::memory::desc& dst) const {
+  dnnl::primitive_attr EpilogueAttr(const dnnl::memory::desc& dst, bool with_sum) const {
     dnnl::primitive_attr attr = ConcurrentAttr();
     dnnl::post_ops post_ops;
-    if (epilogue_.sum) post_ops.append_binary(dnnl::algorithm::binary_add, dst);
+    if (with_sum) post_ops.append_binary(dnnl::algorithm::binary_add, dst);
     if (epilogue_.gelu) post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
     attr.set_post_ops(post_ops);
     return attr;
   }
 
-  std::shared_ptr<FusedMatMulPrimitive> Build(int64_t rows) const {
-    std::shared_ptr<FusedMatMulPrimitive> entry = BuildAsConvolution(rows);
-    return entry ? entry : BuildAsMatMul(rows);
+  std::shared_ptr<FusedMatMulPrimitive> Build(int64_t rows, bool with_sum) const {
+    std::shared_ptr<FusedMatMulPrimitive> entry = BuildAsConvolution(rows, with_sum);
+    return entry ? entry : BuildAsMatMul(rows, with_sum);
   }
 
   // Y [rows, N] = A [rows, K] B as a 1x1 convolution over a 1-D image of `rows` pixels with K
   // input and N output channels, in nwc: the very same bytes as A and Y. nullptr unless oneDNN
   // has a jit implementation.
-  std::shared_ptr<FusedMatMulPrimitive> BuildAsConvolution(int64_t rows) const {
+  std::shared_ptr<FusedMatMulPrimitive> BuildAsConvolution(int64_t rows, bool with_sum) const {
     using dnnl::memory;
     using tag = memory::format_tag;
     const memory::desc src({1, k(), rows}, memory::data_type::f32, tag::nwc);
@@ -98,7 +101,7 @@ class DnnlFusedMatMul final : public hal::Kernel {
           dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                           dnnl::algorithm::convolution_direct, src, weights, bias,
                                           dst, {1}, {0}, {0}),
-          EpilogueAttr(dst), *engine_);
+          EpilogueAttr(dst, with_sum), *engine_);
     } catch (const dnnl::error& error) {
       if (IsUnimplemented(error)) return nullptr;
       throw;
@@ -115,7 +118,7 @@ class DnnlFusedMatMul final : public hal::Kernel {
     return entry;
   }
 
-  std::shared_ptr<FusedMatMulPrimitive> BuildAsMatMul(int64_t rows) const {
+  std::shared_ptr<FusedMatMulPrimitive> BuildAsMatMul(int64_t rows, bool with_sum) const {
     using dnnl::memory;
     const memory::desc src = PlainDesc({rows, k()});
     const memory::desc weights({k(), n()}, memory::data_type::f32, memory::format_tag::any);
@@ -124,7 +127,7 @@ class DnnlFusedMatMul final : public hal::Kernel {
     dnnl::matmul::primitive_desc pd;
     try {
       pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias, dst),
-                                        EpilogueAttr(dst), *engine_);
+                                        EpilogueAttr(dst, with_sum), *engine_);
     } catch (const dnnl::error& error) {
       if (IsUnimplemented(error)) return nullptr;
       throw;
@@ -148,28 +151,64 @@ class DnnlFusedMatMul final : public hal::Kernel {
     Shape y_shape = a->shape();
     if (y_shape.empty()) return InvalidArgumentError(node.Describe() + ": A must have rank >= 1");
     y_shape.back() = n();  // a 1-D A is one row whose output is 1-D, as in MatMul
-    if (sum && sum->shape() != y_shape) {
-      return InvalidArgumentError(node.Describe() + ": Sum " + ShapeToString(sum->shape()) +
-                                  " must have the output's shape " + ShapeToString(y_shape));
-    }
-    UH_ASSIGN_OR_RETURN(std::shared_ptr<const FusedMatMulPrimitive> entry,
-                        Lookup(node, a->shape()));
+    if (sum && sum->shape() != y_shape) return ComputeWithBroadcastSum(context, *a, *sum, y_shape);
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
-    if (y->num_elements() == 0) return Status::Ok();
+    return Product(node, *a, sum, *y);
+  }
+
+  // y = A B + bias [+ sum, of y's shape] [GELU].
+  Status Product(const ir::Node& node, const Tensor& a, const Tensor* sum, Tensor& y) const {
+    if (y.num_elements() == 0) return Status::Ok();
+    UH_ASSIGN_OR_RETURN(std::shared_ptr<const FusedMatMulPrimitive> entry,
+                        Lookup(node, a.shape(), sum != nullptr));
     if (!entry) {
-      ComputeReference(*a, sum, *y);
+      ComputeReference(a, sum, y);
       return Status::Ok();
     }
     std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, WrapMemory(entry->pd.src_desc(0), *engine_, a->data())},
+        {DNNL_ARG_SRC, WrapMemory(entry->pd.src_desc(0), *engine_, a.data())},
         {DNNL_ARG_WEIGHTS, entry->packed_weights},
         {DNNL_ARG_BIAS, WrapMemory(entry->pd.weights_desc(1), *engine_, bias_.data())},
-        {DNNL_ARG_DST, WrapMemory(entry->pd.dst_desc(0), *engine_, y->data())}};
+        {DNNL_ARG_DST, WrapMemory(entry->pd.dst_desc(0), *engine_, y.data())}};
     if (sum) {
       args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
                    WrapMemory(entry->pd.dst_desc(0), *engine_, sum->data()));
     }
     ExecuteAndWait(*engine_, entry->primitive, entry->pd, std::move(args));
+    return Status::Ok();
+  }
+
+  // The fusion took the residual Add where shapes were not known at compile time; here the
+  // Sum broadcasts, so the product comes first and the Add follows NumPy broadcasting.
+  Status ComputeWithBroadcastSum(hal::KernelContext& context, const Tensor& a, const Tensor& sum,
+                                 const Shape& y_shape) const {
+    const ir::Node& node = context.node();
+    const Shape shapes[] = {y_shape, sum.shape()};
+    Result<Shape> out_shape = BroadcastShapes(shapes);
+    if (!out_shape.ok()) {
+      return std::move(out_shape).status().WithContext(node.Describe() + ": the residual Add");
+    }
+    UH_ASSIGN_OR_RETURN(Tensor product, Tensor::Allocate(DType::kF32, y_shape));
+    UH_RETURN_IF_ERROR(Product(node, a, nullptr, product));
+    UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, *out_shape));
+    const std::vector<int64_t> product_strides = BroadcastStrides(y_shape, *out_shape);
+    const std::vector<int64_t> sum_strides = BroadcastStrides(sum.shape(), *out_shape);
+    const float* p = product.data_as<float>();
+    const float* s = sum.data_as<float>();
+    float* out = y->data_as<float>();
+    std::vector<int64_t> index(out_shape->size(), 0);
+    int64_t p_at = 0, s_at = 0;
+    for (int64_t i = 0; i < y->num_elements(); ++i) {
+      out[i] = p[p_at] + s[s_at];
+      for (size_t d = index.size(); d-- > 0;) {  // odometer over the output's dims
+        p_at += product_strides[d];
+        s_at += sum_strides[d];
+        if (++index[d] < (*out_shape)[d]) break;
+        p_at -= product_strides[d] * index[d];
+        s_at -= sum_strides[d] * index[d];
+        index[d] = 0;
+      }
+    }
     return Status::Ok();
   }
 
@@ -252,7 +291,7 @@ Result<std::unique_ptr<hal::Kernel>> CreateFusedMatMul(const DnnlEnginePtr& engi
   auto kernel = std::make_unique<DnnlFusedMatMul>(engine, *b, bias_or_zeros, epilogue);
   if (const std::optional<Shape> a = InputStaticShape(info, 0)) {
     try {
-      UH_RETURN_IF_ERROR(kernel->Lookup(info.node, *a).status());
+      UH_RETURN_IF_ERROR(kernel->Lookup(info.node, *a, epilogue.sum).status());
     } catch (const dnnl::error& error) {
       return DnnlErrorStatus(info.node, error, "creating the FusedMatMul primitive");
     }
