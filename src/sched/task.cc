@@ -133,9 +133,8 @@ void TaskHandle::OnComplete(TaskCallback callback) const {
   if (record_) record_->AddCallback(std::move(callback));
 }
 std::string TaskHandle::device_id() const {
-  return record_ && IsFinal(record_->state.load(std::memory_order_acquire))
-             ? record_->device_name
-             : std::string();
+  return record_ && IsFinal(record_->state.load(std::memory_order_acquire)) ? record_->device_name
+                                                                            : std::string();
 }
 int TaskHandle::attempts() const { return record_ ? record_->attempts.load() : 0; }
 
