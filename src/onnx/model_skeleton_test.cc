@@ -118,7 +118,9 @@ TEST(ModelSkeletonTest, EveryPrefixOfAModelIsRefusedOrSplitsWithoutCrashing) {
   for (size_t keep = 0; keep < bytes.size(); keep += 7) {
     std::optional<ModelSkeleton> skeleton =
         SplitLargeRawData(std::string_view(bytes).substr(0, keep), kMin);
-    if (skeleton) EXPECT_LE(skeleton->bytes.size(), keep);
+    if (skeleton) {
+      EXPECT_LE(skeleton->bytes.size(), keep);
+    }
   }
 }
 
