@@ -55,7 +55,7 @@ Result<Tensor> AllocateHostTensor(DType dtype, Shape shape, bool zeroed) {
     return ResourceExhaustedError("tensor of shape " + ShapeToString(shape) + " is too large");
   }
   auto buffer = zeroed ? hal::AllocateHostBuffer(static_cast<size_t>(bytes))
-                      : hal::AllocateUninitializedHostBuffer(static_cast<size_t>(bytes));
+                       : hal::AllocateUninitializedHostBuffer(static_cast<size_t>(bytes));
   if (!buffer) {
     return ResourceExhaustedError("out of host memory allocating " + std::to_string(bytes) +
                                   " bytes for a tensor of shape " + ShapeToString(shape));

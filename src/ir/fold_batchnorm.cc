@@ -62,7 +62,7 @@ void AddInitializer(Graph& graph, const std::string& name, Tensor value) {
 // is its only reader and no other tensor shares its storage), saving a fresh copy of every
 // weight at load; else a new tensor. Null when out of memory.
 std::optional<Tensor> FoldedWeightsTarget(const Graph& graph, const Node& conv,
-                                         const std::map<std::string, int>& readers) {
+                                          const std::map<std::string, int>& readers) {
   const Tensor& w = *graph.FindInitializer(conv.inputs[1]);
   auto count = readers.find(conv.inputs[1]);
   const bool exclusive = count != readers.end() && count->second == 1 && w.is_host() &&
@@ -73,8 +73,7 @@ std::optional<Tensor> FoldedWeightsTarget(const Graph& graph, const Node& conv,
 }
 
 // Rewrites `conv` to include `bn`; false (nothing changed) when the pair does not qualify.
-bool FoldPair(Graph& graph, Node& conv, const Node& bn,
-              const std::map<std::string, int>& readers) {
+bool FoldPair(Graph& graph, Node& conv, const Node& bn, const std::map<std::string, int>& readers) {
   const Tensor* w = F32Constant(graph, conv, 1);
   const Tensor* bias = conv.has_input(2) ? F32Constant(graph, conv, 2) : nullptr;
   const Tensor* scale = F32Constant(graph, bn, 1);

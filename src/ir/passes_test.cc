@@ -410,8 +410,8 @@ TEST(FoldBatchNormIntoConvTest, FoldsExclusiveWeightsInPlaceAndSharedOnesIntoACo
   ASSERT_EQ(folded_name, copy.nodes[0].inputs[1]);
   EXPECT_EQ(exclusive.initializers.at(folded_name).data(), w_storage);
   EXPECT_NE(copy.initializers.at(folded_name).data(), shared.initializers.at("W").data());
-  EXPECT_TRUE(AllClose(exclusive.initializers.at(folded_name), copy.initializers.at(folded_name),
-                       0, 0));
+  EXPECT_TRUE(
+      AllClose(exclusive.initializers.at(folded_name), copy.initializers.at(folded_name), 0, 0));
   // A weight two convs read is never written in place.
   Graph two_readers = ConvBatchNormGraph();
   two_readers.nodes.push_back(Named(MakeNode("Conv", {"X", "W"}, {"C3"}), "conv3"));

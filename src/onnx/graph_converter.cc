@@ -162,8 +162,8 @@ Result<ir::Graph> ConvertGraph(const onnx::GraphProto& proto, const ConversionCo
   ir::Graph graph;
   graph.name = proto.name();
   graph.opset_imports = context.opset_imports;
-  UH_RETURN_IF_ERROR(ConvertInitializers(
-      proto, context, depth == 0 ? &context.detached_raw_data : nullptr, graph));
+  UH_RETURN_IF_ERROR(ConvertInitializers(proto, context,
+                                         depth == 0 ? &context.detached_raw_data : nullptr, graph));
   UH_RETURN_IF_ERROR(ConvertInterface(proto, depth, graph));
 
   const std::set<std::string> subgraph_scope = ScopeForSubgraphs(proto, outer_scope);

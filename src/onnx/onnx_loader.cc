@@ -191,8 +191,7 @@ Result<ir::Model> LoadParsed(std::string_view bytes, const std::string& base_dir
                              const std::string& what) {
   onnx::ModelProto proto;
   std::unordered_map<int, std::string_view> detached;
-  if (std::optional<ModelSkeleton> skeleton =
-          SplitLargeRawData(bytes, kMinDetachedRawDataBytes)) {
+  if (std::optional<ModelSkeleton> skeleton = SplitLargeRawData(bytes, kMinDetachedRawDataBytes)) {
     if (!ParseLarge(skeleton->bytes, proto)) return InvalidArgumentError(what + kCorrupt);
     detached = std::move(skeleton->raw_data);
   } else if (!ParseLarge(bytes, proto)) {

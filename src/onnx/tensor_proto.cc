@@ -165,8 +165,7 @@ Status CheckStoredSize(const TP& proto, std::optional<std::string_view> raw, DTy
 }
 
 // A tensor holding a copy of raw little-endian bytes of the right size.
-Result<Tensor> TensorFromRawBytes(const TP& proto, DType dtype, Shape shape,
-                                  std::string_view raw) {
+Result<Tensor> TensorFromRawBytes(const TP& proto, DType dtype, Shape shape, std::string_view raw) {
   // Every byte is overwritten at once: no need to zero-fill first.
   Result<Tensor> allocated = AllocateUninitializedTensor(dtype, std::move(shape));
   if (!allocated.ok()) return allocated.status().WithContext(Named(proto));
