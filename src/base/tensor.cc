@@ -4,6 +4,8 @@
 #include <limits>
 #include <sstream>
 
+#include "base/uninitialized_allocation.h"
+
 namespace unihal {
 
 int64_t NumElements(const Shape& shape) {
@@ -31,7 +33,9 @@ std::vector<int64_t> StridesOf(const Shape& shape) {
 Tensor::Tensor(DType dtype, Shape shape, std::shared_ptr<hal::Buffer> buffer, size_t offset)
     : dtype_(dtype), shape_(std::move(shape)), buffer_(std::move(buffer)), offset_(offset) {}
 
-Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
+namespace {
+
+Result<Tensor> AllocateHostTensor(DType dtype, Shape shape, bool zeroed) {
   if (DTypeBits(dtype) == 0) return InvalidArgumentError("cannot allocate a tensor of undefined dtype");
   // Guard against overflow before multiplying: hostile models declare huge dims.
   constexpr int64_t kMaxBytes = int64_t{1} << 40;
@@ -50,12 +54,23 @@ Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   if (bytes > kMaxBytes) {
     return ResourceExhaustedError("tensor of shape " + ShapeToString(shape) + " is too large");
   }
-  auto buffer = hal::AllocateHostBuffer(static_cast<size_t>(bytes));
+  auto buffer = zeroed ? hal::AllocateHostBuffer(static_cast<size_t>(bytes))
+                       : hal::AllocateUninitializedHostBuffer(static_cast<size_t>(bytes));
   if (!buffer) {
     return ResourceExhaustedError("out of host memory allocating " + std::to_string(bytes) +
                                   " bytes for a tensor of shape " + ShapeToString(shape));
   }
   return Tensor(dtype, std::move(shape), std::move(buffer), 0);
+}
+
+}  // namespace
+
+Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
+  return AllocateHostTensor(dtype, std::move(shape), /*zeroed=*/true);
+}
+
+Result<Tensor> AllocateUninitializedTensor(DType dtype, Shape shape) {
+  return AllocateHostTensor(dtype, std::move(shape), /*zeroed=*/false);
 }
 
 bool Tensor::is_host() const { return buffer_ && buffer_->host_data() != nullptr; }
@@ -79,7 +94,7 @@ Result<Tensor> Tensor::Reshaped(Shape shape) const {
 Result<Tensor> Tensor::Clone() const {
   if (!defined()) return Tensor();
   if (!is_host()) return UnimplementedError("Clone of a device tensor: copy it to the host first");
-  UH_ASSIGN_OR_RETURN(Tensor copy, Allocate(dtype_, shape_));
+  UH_ASSIGN_OR_RETURN(Tensor copy, AllocateUninitializedTensor(dtype_, shape_));
   if (nbytes()) std::memcpy(copy.data(), data(), nbytes());
   return copy;
 }

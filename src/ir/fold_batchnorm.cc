@@ -2,8 +2,10 @@
 // becomes one Conv whose weights and bias absorb the normalization.
 #include <cmath>
 #include <map>
+#include <optional>
 #include <utility>
 
+#include "base/uninitialized_allocation.h"
 #include "ir/passes.h"
 
 namespace unihal::ir {
@@ -56,8 +58,22 @@ void AddInitializer(Graph& graph, const std::string& name, Tensor value) {
   graph.initializers[name] = std::move(value);
 }
 
+// The tensor the folded weights go into: `w` itself when nothing else can see it (this conv
+// is its only reader and no other tensor shares its storage), saving a fresh copy of every
+// weight at load; else a new tensor. Null when out of memory.
+std::optional<Tensor> FoldedWeightsTarget(const Graph& graph, const Node& conv,
+                                          const std::map<std::string, int>& readers) {
+  const Tensor& w = *graph.FindInitializer(conv.inputs[1]);
+  auto count = readers.find(conv.inputs[1]);
+  const bool exclusive = count != readers.end() && count->second == 1 && w.is_host() &&
+                         w.buffer().use_count() == 1 && w.offset() == 0;
+  if (exclusive) return w;
+  Result<Tensor> fresh = AllocateUninitializedTensor(DType::kF32, w.shape());
+  return fresh.ok() ? std::optional<Tensor>(*std::move(fresh)) : std::nullopt;
+}
+
 // Rewrites `conv` to include `bn`; false (nothing changed) when the pair does not qualify.
-bool FoldPair(Graph& graph, Node& conv, const Node& bn) {
+bool FoldPair(Graph& graph, Node& conv, const Node& bn, const std::map<std::string, int>& readers) {
   const Tensor* w = F32Constant(graph, conv, 1);
   const Tensor* bias = conv.has_input(2) ? F32Constant(graph, conv, 2) : nullptr;
   const Tensor* scale = F32Constant(graph, bn, 1);
@@ -74,12 +90,10 @@ bool FoldPair(Graph& graph, Node& conv, const Node& bn) {
   Result<float> epsilon = bn.GetFloat("epsilon", 1e-5f);
   if (!epsilon.ok()) return false;
   const int64_t per_channel = w->num_elements() / m;
-  // Written in place: Tensor::FromVector would copy 25 M ResNet-50 weights one checked
-  // element at a time, most of this pass's cost at load.
-  Result<Tensor> new_w = Tensor::Allocate(DType::kF32, w->shape());
-  Result<Tensor> new_b = Tensor::Allocate(DType::kF32, {m});
-  if (!new_w.ok() || !new_b.ok()) return false;
-  const float* wd = w->data_as<float>();
+  std::optional<Tensor> new_w = FoldedWeightsTarget(graph, conv, readers);
+  Result<Tensor> new_b = AllocateUninitializedTensor(DType::kF32, {m});
+  if (!new_w || !new_b.ok()) return false;
+  const float* wd = w->data_as<float>();  // may be new_w's storage: each element read first
   float* nw = new_w->data_as<float>();
   float* nb = new_b->data_as<float>();
   for (int64_t c = 0; c < m; ++c) {
@@ -93,8 +107,10 @@ bool FoldPair(Graph& graph, Node& conv, const Node& bn) {
     nb[c] = static_cast<float>((b - mean->data_as<float>()[c]) * s + beta->data_as<float>()[c]);
   }
   const std::string w_name = FreshName(graph, conv.inputs[1] + "_bn_folded");
-  AddInitializer(graph, w_name, *std::move(new_w));
   const std::string b_name = FreshName(graph, bn.name + "_folded_bias");
+  // Written in place, the old weights no longer hold their values: nothing may find them.
+  if (new_w->buffer() == w->buffer()) graph.initializers.erase(conv.inputs[1]);
+  AddInitializer(graph, w_name, *std::move(new_w));
   AddInitializer(graph, b_name, *std::move(new_b));
   conv.inputs.resize(3);
   conv.inputs[1] = w_name;
@@ -121,7 +137,7 @@ Status FoldBatchNormIntoConv(Graph& graph) {
     if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1) continue;
     auto count = readers.find(conv.outputs[0]);
     if (count == readers.end() || count->second != 1) continue;  // someone else reads it
-    if (FoldPair(graph, conv, bn)) removed[n] = true;
+    if (FoldPair(graph, conv, bn, readers)) removed[n] = true;
   }
   std::vector<Node> kept;
   kept.reserve(graph.nodes.size());

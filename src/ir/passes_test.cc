@@ -394,5 +394,31 @@ TEST(FoldBatchNormIntoConvTest, LeavesNonConstantOrTrainingBatchNormAlone) {
   EXPECT_EQ(training.nodes.size(), 6u);
 }
 
+TEST(FoldBatchNormIntoConvTest, FoldsExclusiveWeightsInPlaceAndSharedOnesIntoACopy) {
+  // `shared` holds W's storage too (as a cached model would): its W must keep its values.
+  const Graph shared = ConvBatchNormGraph();
+  const Tensor w_before = *shared.initializers.at("W").Clone();
+  Graph copy = shared;
+  ASSERT_TRUE(FoldBatchNormIntoConv(copy).ok());
+  EXPECT_TRUE(AllClose(shared.initializers.at("W"), w_before, 0, 0));
+  // The sole holder of its weights gets the same folded values, written over W's storage.
+  Graph exclusive = ConvBatchNormGraph();
+  const void* w_storage = exclusive.initializers.at("W").data();
+  ASSERT_TRUE(FoldBatchNormIntoConv(exclusive).ok());
+  EXPECT_FALSE(exclusive.initializers.count("W"));  // its old values are gone
+  const std::string folded_name = exclusive.nodes[0].inputs[1];
+  ASSERT_EQ(folded_name, copy.nodes[0].inputs[1]);
+  EXPECT_EQ(exclusive.initializers.at(folded_name).data(), w_storage);
+  EXPECT_NE(copy.initializers.at(folded_name).data(), shared.initializers.at("W").data());
+  EXPECT_TRUE(
+      AllClose(exclusive.initializers.at(folded_name), copy.initializers.at(folded_name), 0, 0));
+  // A weight two convs read is never written in place.
+  Graph two_readers = ConvBatchNormGraph();
+  two_readers.nodes.push_back(Named(MakeNode("Conv", {"X", "W"}, {"C3"}), "conv3"));
+  two_readers.outputs.push_back(F32("C3", {1, 4, 4, 4}));
+  ASSERT_TRUE(FoldBatchNormIntoConv(two_readers).ok());
+  EXPECT_TRUE(AllClose(two_readers.initializers.at("W"), w_before, 0, 0));
+}
+
 }  // namespace
 }  // namespace unihal::ir

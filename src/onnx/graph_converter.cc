@@ -2,6 +2,7 @@
 
 #include "ir/passes.h"
 #include "onnx/attributes.h"
+#include "onnx/detached_raw_data.h"
 #include "onnx/graph_validation.h"
 #include "onnx/tensor_proto.h"
 #include "onnx/value_types.h"
@@ -99,16 +100,24 @@ Result<ir::Node> ConvertNode(const onnx::NodeProto& proto, std::string name,
   return node;
 }
 
+// `detached`: the main graph's cut-out raw_data (null for a subgraph).
 Status ConvertInitializers(const onnx::GraphProto& proto, const ConversionContext& context,
+                           const std::unordered_map<int, std::string_view>* detached,
                            ir::Graph& graph) {
   if (proto.sparse_initializer_size() > 0) {
     const auto& sparse = proto.sparse_initializer(0);
     return UnimplementedError("initializer '" + sparse.values().name() +
                               "' is sparse, which unihal does not support; store it dense");
   }
-  for (const auto& init : proto.initializer()) {
+  for (int i = 0; i < proto.initializer_size(); ++i) {
+    const onnx::TensorProto& init = proto.initializer(i);
     if (init.name().empty()) return InvalidArgumentError("an initializer has no name");
-    Result<Tensor> tensor = TensorFromProto(init, context.external_data_dir);
+    const std::string_view* raw = nullptr;
+    if (detached) {
+      auto it = detached->find(i);
+      if (it != detached->end()) raw = &it->second;
+    }
+    Result<Tensor> tensor = TensorFromProto(init, context.external_data_dir, raw);
     if (!tensor.ok()) return tensor.status().WithContext("initializer '" + init.name() + "'");
     if (!graph.initializers.emplace(init.name(), *std::move(tensor)).second) {
       return InvalidArgumentError("initializer '" + init.name() + "' is defined twice");
@@ -153,7 +162,8 @@ Result<ir::Graph> ConvertGraph(const onnx::GraphProto& proto, const ConversionCo
   ir::Graph graph;
   graph.name = proto.name();
   graph.opset_imports = context.opset_imports;
-  UH_RETURN_IF_ERROR(ConvertInitializers(proto, context, graph));
+  UH_RETURN_IF_ERROR(ConvertInitializers(proto, context,
+                                         depth == 0 ? &context.detached_raw_data : nullptr, graph));
   UH_RETURN_IF_ERROR(ConvertInterface(proto, depth, graph));
 
   const std::set<std::string> subgraph_scope = ScopeForSubgraphs(proto, outer_scope);

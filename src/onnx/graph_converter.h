@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "unihal/ir/graph.h"
 #include "unihal/status.h"
@@ -17,6 +19,9 @@ namespace unihal::onnx_import {
 struct ConversionContext {
   std::string external_data_dir;             // folder external data paths are relative to
   std::map<std::string, int> opset_imports;  // domain ("" = ai.onnx) -> version
+  // Main-graph initializers whose raw_data was cut out of the proto (model_skeleton.h), by
+  // their index in graph.initializer.
+  std::unordered_map<int, std::string_view> detached_raw_data;
 };
 
 // Converts the main graph (outer_scope empty) or a subgraph, which may read the values in

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "base/uninitialized_allocation.h"
+#include "onnx/detached_raw_data.h"
 #include "onnx/external_data.h"
 
 namespace unihal::onnx_import {
@@ -138,15 +140,17 @@ std::pair<std::string_view, size_t> TypedField(const TP& proto, DType dtype) {
   }
 }
 
-Status CheckStoredSize(const TP& proto, DType dtype, const Shape& shape, uint64_t elements) {
+// `raw`: the tensor's raw_data, where it has one.
+Status CheckStoredSize(const TP& proto, std::optional<std::string_view> raw, DType dtype,
+                       const Shape& shape, uint64_t elements) {
   const std::string described = std::string(DTypeName(dtype)) + ShapeToString(shape);
   const std::string corrupt = "; the file is corrupt or was written incorrectly";
-  if (proto.has_raw_data()) {
+  if (raw) {
     const uint64_t bytes = StorageBytes(dtype, static_cast<int64_t>(elements));
-    if (proto.raw_data().size() == bytes) return Status::Ok();
+    if (raw->size() == bytes) return Status::Ok();
     return InvalidArgumentError(Named(proto) + " is " + described + " (" + std::to_string(bytes) +
-                                " bytes) but its raw_data holds " +
-                                std::to_string(proto.raw_data().size()) + " bytes" + corrupt);
+                                " bytes) but its raw_data holds " + std::to_string(raw->size()) +
+                                " bytes" + corrupt);
   }
   auto [field, stored] = TypedField(proto, dtype);
   // Packed types hold one storage byte per value (see CopyPackedInt32Field).
@@ -158,6 +162,21 @@ Status CheckStoredSize(const TP& proto, DType dtype, const Shape& shape, uint64_
   return InvalidArgumentError(Named(proto) + " is " + described + " (" + std::to_string(elements) +
                               " elements" + packed + ") but its " + std::string(field) + " holds " +
                               std::to_string(stored) + corrupt);
+}
+
+// A tensor holding a copy of raw little-endian bytes of the right size.
+Result<Tensor> TensorFromRawBytes(const TP& proto, DType dtype, Shape shape, std::string_view raw) {
+  // Every byte is overwritten at once: no need to zero-fill first.
+  Result<Tensor> allocated = AllocateUninitializedTensor(dtype, std::move(shape));
+  if (!allocated.ok()) return allocated.status().WithContext(Named(proto));
+  Tensor tensor = *std::move(allocated);
+  if (!raw.empty()) std::memcpy(tensor.data(), raw.data(), raw.size());
+  if (dtype == DType::kBool) {
+    // Any non-zero byte is true; normalise so bool tensors hold only 0 and 1.
+    auto* bytes = static_cast<uint8_t*>(tensor.data());
+    for (int64_t i = 0; i < tensor.num_elements(); ++i) bytes[i] = bytes[i] != 0 ? 1 : 0;
+  }
+  return tensor;
 }
 
 }  // namespace
@@ -305,6 +324,11 @@ std::string OnnxTypeName(int32_t onnx_type) {
 }
 
 Result<Tensor> TensorFromProto(const TP& proto, const std::string& external_data_dir) {
+  return TensorFromProto(proto, external_data_dir, nullptr);
+}
+
+Result<Tensor> TensorFromProto(const TP& proto, const std::string& external_data_dir,
+                               const std::string_view* detached_raw_data) {
   if (proto.has_segment()) {
     return UnimplementedError(Named(proto) + " is segmented, which unihal does not support");
   }
@@ -321,26 +345,25 @@ Result<Tensor> TensorFromProto(const TP& proto, const std::string& external_data
   // bytes, and the allocation would be touched (zero-filled) before any later check.
   UH_ASSIGN_OR_RETURN(uint64_t elements, SafeElementCount(proto, shape));
   const bool external = proto.data_location() == TP::EXTERNAL;
-  if (!external) {
-    UH_RETURN_IF_ERROR(CheckStoredSize(proto, *dtype, shape, elements));
+  std::optional<std::string_view> raw;
+  if (detached_raw_data) {
+    raw = *detached_raw_data;
+  } else if (proto.has_raw_data()) {
+    raw = proto.raw_data();
   }
-  Result<Tensor> allocated = Tensor::Allocate(*dtype, shape);
+  if (!external) {
+    UH_RETURN_IF_ERROR(CheckStoredSize(proto, raw, *dtype, shape, elements));
+    if (raw) {
+      return TensorFromRawBytes(proto, *dtype, std::move(shape), *raw);
+    }
+  }
+  // External data and the typed fields overwrite every element: no need to zero-fill first.
+  Result<Tensor> allocated = AllocateUninitializedTensor(*dtype, shape);
   if (!allocated.ok()) return allocated.status().WithContext(Named(proto));
   Tensor tensor = *std::move(allocated);
 
   if (external) {
     UH_RETURN_IF_ERROR(ReadExternalData(proto, external_data_dir, tensor.data(), tensor.nbytes()));
-    return tensor;
-  }
-  if (proto.has_raw_data()) {
-    const std::string& raw = proto.raw_data();
-    if (!raw.empty()) std::memcpy(tensor.data(), raw.data(), raw.size());
-    if (*dtype == DType::kBool) {
-      // Any non-zero byte is true; normalise so bool tensors hold only 0 and 1.
-      bool* values = tensor.data_as<bool>();
-      auto* bytes = reinterpret_cast<uint8_t*>(values);
-      for (int64_t i = 0; i < tensor.num_elements(); ++i) values[i] = bytes[i] != 0;
-    }
     return tensor;
   }
   UH_RETURN_IF_ERROR(CopyFromTypedFields(proto, tensor));
