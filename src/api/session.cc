@@ -303,7 +303,10 @@ Result<TaskHandle> Session::RunAsync(std::map<std::string, Tensor> inputs,
 Result<TaskHandle> Session::Submit(std::map<std::string, Tensor> inputs,
                                    const RunOptions& options) const {
   sched::SubmitRequest request;
-  UH_RETURN_IF_ERROR(replicas_->Route(*runtime_, options, request.candidates, request.failover));
+  std::vector<int> candidates, failover;
+  UH_RETURN_IF_ERROR(replicas_->Route(*runtime_, options, candidates, failover));
+  request.candidates = candidates;
+  request.failover = failover;
   int64_t bytes = 0;
   for (const auto& [name, tensor] : inputs) bytes += static_cast<int64_t>(tensor.nbytes());
   request.memory_bytes = bytes;  // the inputs it holds; outputs and scratch are not known here

@@ -58,10 +58,23 @@ struct SubmitRequest {
   RunOptions options;
   std::shared_ptr<const TaskRunner> runner;
   std::map<std::string, Tensor> inputs;
-  std::vector<int> candidates;  // lanes it may start on (placement picks one)
-  std::vector<int> failover;    // lanes it may move to on a device fault, in order of preference
-  int64_t memory_bytes = 0;     // charged to the tenant while admitted
-  TaskCallback on_complete;     // optional; registered before the task can end
+  LaneList candidates;       // lanes it may start on (placement picks one)
+  LaneList failover;         // lanes it may move to on a device fault, in order of preference
+  int64_t memory_bytes = 0;  // charged to the tenant while admitted
+  TaskCallback on_complete;  // optional; registered before the task can end
+};
+
+// Many tasks that share everything but their inputs (SubmitBatch).
+struct SubmitBatchRequest {
+  RunOptions options;
+  std::shared_ptr<const TaskRunner> runner;
+  // One task per entry; `count` tasks without inputs when this is empty.
+  std::vector<std::map<std::string, Tensor>> inputs;
+  size_t count = 0;
+  LaneList candidates;
+  LaneList failover;
+  int64_t memory_bytes = 0;  // per task
+  TaskCallback on_complete;  // copied into every task
 };
 
 class Scheduler final : public TaskOwner {
@@ -74,6 +87,11 @@ class Scheduler final : public TaskOwner {
   // A deadline in the past, an unknown tenant or no candidate lane is an error here;
   // over budget is kResourceExhausted under the tenant's reject policy.
   Result<TaskHandle> Submit(SubmitRequest request);
+  // The tasks of `request` in one pass: the checks of Submit once (an error fails the whole
+  // batch, nothing is submitted), then one lock and one wake-up per lane instead of one per
+  // task. Returns a handle per task, in order; a task its tenant's budget rejects (kReject
+  // policy) is a handle that has already failed with kResourceExhausted.
+  Result<std::vector<TaskHandle>> SubmitBatch(SubmitBatchRequest request);
 
   int num_lanes() const { return static_cast<int>(lanes_.size()); }
   const std::string& lane_name(int lane) const { return lanes_[static_cast<size_t>(lane)]->name; }
@@ -92,10 +110,31 @@ class Scheduler final : public TaskOwner {
   };
 
   Result<Tenant*> FindTenant(const std::string& name);
+  // What every task of a submit shares: its checked deadline, tenant and level.
+  struct Checked {
+    int64_t now_ns = 0;
+    std::optional<int64_t> deadline_ns;
+    Tenant* tenant = nullptr;
+    int level = 0;
+  };
+  Result<Checked> Check(const RunOptions& options, const TaskRunner* runner,
+                        const LaneList& candidates, const LaneList& failover);
+  std::shared_ptr<TaskRecord> NewTask(const Checked& checked, RunOptions options,
+                                      std::shared_ptr<const TaskRunner> runner,
+                                      const LaneList& candidates, const LaneList& failover,
+                                      int64_t memory_bytes);
   // The best lane of `lanes` not in `exclude` (a bit per lane); -1 when all are failed.
-  int PickLane(const TaskRecord& task, const std::vector<int>& lanes, uint64_t exclude) const;
+  // `pending`: tasks per lane this caller is about to enqueue (a batch), or null.
+  int PickLane(const TaskRecord& task, const LaneList& lanes, uint64_t exclude,
+               const int64_t* pending = nullptr) const;
+  int ChooseLane(const TaskRecord& task, const int64_t* pending = nullptr) const;
+  void FailUnplaceable(TaskRecord& task);
   void Place(std::shared_ptr<TaskRecord> task);
+  // Adds the task's estimate to the lane's backlog.
+  void Charge(int lane, TaskRecord& task);
   void Enqueue(int lane, std::shared_ptr<TaskRecord> task);
+  // Enqueues every task of `tasks` on `lane`: one lock, one wake-up.
+  void EnqueueMany(int lane, std::vector<std::shared_ptr<TaskRecord>>& tasks);
   void Uncharge(TaskRecord& task);
 
   // scheduler_worker.cc

@@ -146,8 +146,13 @@ void Scheduler::AfterAttempt(Worker& worker, std::shared_ptr<TaskRecord> task,
                  DeadlineExceededError("the task's deadline passed while it ran on " + lane.name),
                  {});
   } else if (result.ok()) {
-    lane.consecutive_faults.store(0, std::memory_order_relaxed);
-    lane.degraded.store(false, std::memory_order_relaxed);
+    // Written only after faults: a store per task would bounce the line placement reads.
+    if (lane.consecutive_faults.load(std::memory_order_relaxed) != 0) {
+      lane.consecutive_faults.store(0, std::memory_order_relaxed);
+    }
+    if (lane.degraded.load(std::memory_order_relaxed)) {
+      lane.degraded.store(false, std::memory_order_relaxed);
+    }
     lane.completed.fetch_add(1, std::memory_order_relaxed);
     task->runner->RecordRun(worker.lane_index, elapsed_ns);
     task->Finish(TaskState::kRunning, TaskState::kSucceeded, Status::Ok(), *std::move(result));

@@ -42,6 +42,10 @@ bool TaskRecord::Finish(TaskState from, TaskState final_state, Status status,
   // Budgets first, so a caller that wakes up can submit again at once; then the callbacks,
   // so when Wait() returns they have run (a callback must not wait for its own task).
   if (owner) owner->OnTaskFinal(*this);
+  if (first_callback_) {
+    first_callback_(final_state, status_, outputs_);
+    first_callback_ = nullptr;  // what it captured is released with it
+  }
   bool notify = false;
   while (true) {
     std::vector<TaskCallback> callbacks;
@@ -133,9 +137,8 @@ void TaskHandle::OnComplete(TaskCallback callback) const {
   if (record_) record_->AddCallback(std::move(callback));
 }
 std::string TaskHandle::device_id() const {
-  return record_ && IsFinal(record_->state.load(std::memory_order_acquire))
-             ? record_->device_name
-             : std::string();
+  return record_ && IsFinal(record_->state.load(std::memory_order_acquire)) ? record_->device_name
+                                                                            : std::string();
 }
 int TaskHandle::attempts() const { return record_ ? record_->attempts.load() : 0; }
 
