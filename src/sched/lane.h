@@ -34,11 +34,14 @@ struct Lane {
   std::atomic<int64_t> completed{0};
   std::atomic<int64_t> faults{0};
   std::atomic<int> consecutive_faults{0};
-  std::atomic<int> hung_workers{0};  // workers still inside an attempt that was given up on
+  // Attempts given up on as hung whose worker has not come back yet: placement skips the lane
+  // while they hold all of its workers.
+  std::atomic<int> hung_attempts{0};
 
   // Read by placement on every submit, written rarely (faults, health samples).
   alignas(64) std::atomic<int64_t> backlog_ns{0};  // estimated work queued and running here
   std::atomic<bool> failed{false};             // skipped by placement until a probe says healthy
+  std::atomic<int64_t> failed_at_ns{0};        // when: older health samples cannot clear it
   std::atomic<bool> degraded{false};           // recent faults
   std::atomic<bool> throttling{false};         // from the device's health
   std::atomic<double> power_w{0.0};            // measured or modelled; 0 when unknown

@@ -39,8 +39,17 @@ Scheduler::Scheduler(std::vector<LaneConfig> lanes, SchedulerOptions options)
   }
   for (size_t i = 0; i < lanes_.size(); ++i) {
     for (int w = 0; w < lanes_[i]->num_workers; ++w) {
-      lanes_[i]->workers.emplace_back([this, i] { WorkerLoop(static_cast<int>(i)); });
+      auto worker = std::make_unique<Worker>();
+      worker->scheduler = this;
+      worker->lane = lanes_[i].get();
+      worker->lane_index = static_cast<int>(i);
+      worker->id = workers_.size() + 1;
+      workers_.push_back(std::move(worker));
     }
+  }
+  for (auto& worker : workers_) {
+    Worker* w = worker.get();
+    w->lane->workers.emplace_back([this, w] { WorkerLoop(*w); });
   }
   timer_ = std::thread([this] { TimerLoop(); });
 }
@@ -199,35 +208,78 @@ Result<std::vector<TaskHandle>> Scheduler::SubmitBatch(SubmitBatchRequest reques
   return handles;
 }
 
+std::optional<int64_t> Scheduler::Score(const TaskRecord& task, int index, int64_t pending) const {
+  const Lane& lane = *lanes_[static_cast<size_t>(index)];
+  if (lane.failed.load(std::memory_order_relaxed)) return std::nullopt;
+  if (lane.hung_attempts.load(std::memory_order_relaxed) >= lane.num_workers) return std::nullopt;
+  const int64_t workers = lane.num_workers;
+  const int64_t estimate = task.runner->EstimateNs(index);
+  const int64_t tasks = lane.depth.load(std::memory_order_relaxed) +
+                        lane.running.load(std::memory_order_relaxed) + pending;
+  int64_t score =
+      (lane.backlog_ns.load(std::memory_order_relaxed) + pending * estimate + tasks * kPerTaskNs) /
+          workers +
+      estimate;
+  if (lane.throttling.load(std::memory_order_relaxed)) score *= 2;
+  if (lane.degraded.load(std::memory_order_relaxed)) score += score / 2 + kPerTaskNs;
+  const int64_t free_bytes = lane.memory_free_bytes.load(std::memory_order_relaxed);
+  if (free_bytes >= 0 && task.memory_bytes > free_bytes) score += int64_t{1} << 40;
+  return score;
+}
+
 int Scheduler::PickLane(const TaskRecord& task, const LaneList& lanes, uint64_t exclude,
                         const int64_t* pending) const {
   int best = -1;
   int64_t best_score = std::numeric_limits<int64_t>::max();
   for (int index : lanes) {
     if (InMask(exclude, index)) continue;
-    const Lane& lane = *lanes_[static_cast<size_t>(index)];
-    if (lane.failed.load(std::memory_order_relaxed)) continue;
-    if (lane.hung_workers.load(std::memory_order_relaxed) >= lane.num_workers) continue;
-    if (lanes.size() == 1) return index;
-    const int64_t workers = lane.num_workers;
-    const int64_t estimate = task.runner->EstimateNs(index);
-    const int64_t queued = pending ? pending[index] : 0;
-    const int64_t tasks = lane.depth.load(std::memory_order_relaxed) +
-                          lane.running.load(std::memory_order_relaxed) + queued;
-    int64_t score =
-        (lane.backlog_ns.load(std::memory_order_relaxed) + queued * estimate + tasks * kPerTaskNs) /
-            workers +
-        estimate;
-    if (lane.throttling.load(std::memory_order_relaxed)) score *= 2;
-    if (lane.degraded.load(std::memory_order_relaxed)) score += score / 2 + kPerTaskNs;
-    const int64_t free_bytes = lane.memory_free_bytes.load(std::memory_order_relaxed);
-    if (free_bytes >= 0 && task.memory_bytes > free_bytes) score += int64_t{1} << 40;
-    if (score < best_score) {
+    if (lanes.size() == 1) {  // nothing to compare: only whether it may take work
+      const Lane& lane = *lanes_[static_cast<size_t>(index)];
+      const bool usable = !lane.failed.load(std::memory_order_relaxed) &&
+                          lane.hung_attempts.load(std::memory_order_relaxed) < lane.num_workers;
+      return usable ? index : -1;
+    }
+    const std::optional<int64_t> score = Score(task, index, pending ? pending[index] : 0);
+    if (score && *score < best_score) {
       best = index;
-      best_score = score;
+      best_score = *score;
     }
   }
   return best;
+}
+
+void Scheduler::MoveQueuedWork(int from) {
+  Lane& lane = *lanes_[static_cast<size_t>(from)];
+  const uint64_t self = from < 64 ? uint64_t{1} << from : 0;
+  std::vector<int64_t> pending(lanes_.size(), 0);
+  std::vector<std::pair<int, std::shared_ptr<TaskRecord>>> moves;
+  {
+    std::lock_guard<std::mutex> lock(lane.mu);
+    if (lane.queue.empty()) return;
+    for (std::shared_ptr<TaskRecord>& task : lane.queue.TakeAll()) {
+      if (task->state.load(std::memory_order_acquire) != TaskState::kQueued) continue;
+      int to = PickLane(*task, task->candidates, self, pending.data());
+      if (to < 0 && task->options.fallback_allowed) {
+        to = PickLane(*task, task->failover, self, pending.data());
+      }
+      // Stays unless the other lane is expected to finish it sooner than this one.
+      const std::optional<int64_t> here = Score(*task, from, 0);
+      const std::optional<int64_t> there =
+          to < 0 ? std::nullopt : Score(*task, to, pending[static_cast<size_t>(to)]);
+      if (there && (!here || *there < *here)) {
+        ++pending[static_cast<size_t>(to)];
+        moves.emplace_back(to, std::move(task));
+      } else {
+        lane.queue.Push(std::move(task));  // in the order taken: FIFO per level is kept
+      }
+    }
+    lane.nonempty_mask.store(lane.queue.nonempty_mask(), std::memory_order_relaxed);
+    lane.depth.store(lane.queue.size(), std::memory_order_relaxed);
+  }
+  for (auto& [to, task] : moves) {
+    Uncharge(*task);
+    Enqueue(to, std::move(task));
+  }
 }
 
 int Scheduler::ChooseLane(const TaskRecord& task, const int64_t* pending) const {

@@ -78,6 +78,9 @@ class TaskRecord {
   std::atomic<AbortReason> abort{AbortReason::kNone};
   std::atomic<int> attempts{0};
   std::atomic<int> last_lane{-1};
+  // The running attempt that owns the task (0: none). The worker that ran it and the hang or
+  // deadline watchdog race to clear it; the winner decides what the attempt means.
+  std::atomic<uint64_t> attempt_token{0};
 
   // queued -> running; false when someone else ended it first.
   bool TryStart();
