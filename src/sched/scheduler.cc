@@ -387,6 +387,7 @@ LaneStats Scheduler::lane_stats(int index) const {
   s.faults = lane.faults.load();
   s.failed = lane.failed.load();
   s.degraded = lane.degraded.load();
+  s.throttling = lane.throttling.load();
   return s;
 }
 

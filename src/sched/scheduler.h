@@ -64,6 +64,7 @@ struct LaneStats {
   int64_t faults = 0;
   bool failed = false;
   bool degraded = false;
+  bool throttling = false;
 };
 
 struct SubmitRequest {

@@ -10,6 +10,7 @@
 
 #include "sched/sched_test_util.h"
 #include "sched/scheduler.h"
+#include "unihal/hal/preemption.h"
 
 namespace unihal::sched {
 namespace {
@@ -82,6 +83,36 @@ TEST(SchedulerFaultsTest, HungAttemptFailsOverOnceAndItsLateResultIsDropped) {
   EXPECT_EQ(s.lane_stats(1).completed, 2);
 }
 
+TEST(SchedulerFaultsTest, WaitingForNestedHigherWorkIsNotAHang) {
+  Scheduler s(Lanes(2), FastOptions());
+  Gate gate;
+  std::atomic<bool> stop{false};
+  // Background work with a 1 ms estimate (10 ms hang limit) that reaches op boundaries until
+  // told to stop; the critical task nested at one of them (no estimate) holds it far longer.
+  auto background = Runner(
+      [&stop](int, TaskRecord&) -> Result<std::vector<Tensor>> {
+        while (!stop.load()) UH_RETURN_IF_ERROR(hal::PreemptionPoint());
+        return std::vector<Tensor>{};
+      },
+      kMs);
+  SubmitRequest low = Request(background, Priority::kBackground, {0});
+  low.failover = {1};
+  TaskHandle outer = *s.Submit(std::move(low));
+  std::atomic<int> runs{0};
+  TaskHandle inner = *s.Submit(Request(HangsOnLane0(gate, runs, 0), Priority::kCritical, {0}));
+  gate.WaitArrived();  // nested in the background task's attempt
+  // Well past the outer attempt's 10 ms limit: it must not be given up, since it only waits.
+  // (A wrong give-up would fail it over to lane 1 and make attempts 2.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop = true;
+  gate.Open();
+  ASSERT_TRUE(inner.Get().ok());
+  ASSERT_TRUE(outer.Get().ok());
+  EXPECT_EQ(outer.attempts(), 1);
+  EXPECT_EQ(outer.device_id(), "lane0");
+  EXPECT_EQ(s.lane_stats(0).faults, 0);
+}
+
 TEST(SchedulerFaultsTest, DeadlineEndsAHungTaskWithoutWaitingForItsWorker) {
   SchedulerOptions o = FastOptions();
   Scheduler s(Lanes(1), o);
@@ -138,22 +169,31 @@ TEST(SchedulerFaultsTest, HealthComesFromTheMonitorWhenThereIsOne) {
   o.health_monitor = &monitor;
   std::vector<LaneConfig> lanes = {{"dev:0", device, 1}, {"other", nullptr, 1}};
   Scheduler s(std::move(lanes), o);
+  hal::DeviceHealth hot;
+  hot.state = hal::HealthState::kHealthy;
+  hot.throttling = true;
+  device->Set(hot);
+  monitor.SampleNow();
+  while (!s.lane_stats(0).throttling) std::this_thread::yield();  // read from the monitor
+  EXPECT_EQ(device->reads(), 1);  // the monitor's one sample: the scheduler never asked it
+
   hal::DeviceHealth failed;
   failed.state = hal::HealthState::kFailed;
   device->Set(failed);
   monitor.SampleNow();
-  while (!s.lane_stats(0).failed) std::this_thread::yield();  // read from the monitor
-  EXPECT_EQ(device->reads(), 1);  // the monitor's one sample: the scheduler never probed it
+  while (!s.lane_stats(0).failed) std::this_thread::yield();
   TaskHandle t = *s.Submit(Request(testing::EmptyRunner(), Priority::kNormal, {0, 1}));
   ASSERT_TRUE(t.Get().ok());
   EXPECT_EQ(t.device_id(), "other");  // the failed device is skipped
 
+  // While failed, the scheduler has the monitor sample again (the recovery probe).
   hal::DeviceHealth healthy;
   healthy.state = hal::HealthState::kHealthy;
   device->Set(healthy);
-  monitor.SampleNow();
-  while (s.lane_stats(0).failed) std::this_thread::yield();  // recovered
-  EXPECT_EQ(device->reads(), 2);
+  while (s.lane_stats(0).failed) std::this_thread::yield();
+  EXPECT_GT(device->reads(), 2);
+  ASSERT_TRUE(monitor.Status("dev:0")->latest.has_value());
+  EXPECT_EQ(monitor.Status("dev:0")->latest->health.state, hal::HealthState::kHealthy);
 }
 
 TEST(SchedulerFaultsTest, CallbackDroppingTheLastOwnerDestroysTheSchedulerOffItsThreads) {

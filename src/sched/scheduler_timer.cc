@@ -9,6 +9,15 @@
 #include "sched/scheduler.h"
 
 namespace unihal::sched {
+namespace {
+
+int64_t SampledNs(const DeviceHealthStatus& status) {
+  if (!status.latest) return 0;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(status.latest->at.time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 void Scheduler::WatchDeadline(const std::shared_ptr<TaskRecord>& task) {
   bool earliest = false;
@@ -59,14 +68,21 @@ void Scheduler::WatchHangs(int64_t now_ns) {
   std::vector<Hung> hung;
   for (auto& worker : workers_) {
     std::lock_guard<std::mutex> lock(worker->attempt_mu);
+    if (worker->attempts.empty()) continue;
+    // Only the innermost attempt runs; the ones below it wait for it (preemption nests
+    // higher work on the same thread), so only its time says "hung". When it is, the ones
+    // below are stuck behind it and move on too.
+    const Attempt& innermost = worker->attempts.back();
+    const int64_t ran = now_ns - innermost.start_ns;
+    if (innermost.hung || innermost.hang_after_ns == 0 || ran < innermost.hang_after_ns) continue;
     for (Attempt& attempt : worker->attempts) {
-      const int64_t ran = now_ns - attempt.start_ns;
-      if (attempt.hung || attempt.hang_after_ns == 0 || ran < attempt.hang_after_ns) continue;
       uint64_t token = attempt.token;
-      if (!attempt.task->attempt_token.compare_exchange_strong(token, 0)) continue;  // it ended
+      if (attempt.hung || !attempt.task->attempt_token.compare_exchange_strong(token, 0)) {
+        continue;  // already given up, or ended (a deadline)
+      }
       attempt.hung = true;
       worker->lane->hung_attempts.fetch_add(1, std::memory_order_relaxed);
-      hung.push_back({worker->lane_index, attempt.task, ran});
+      hung.push_back({worker->lane_index, attempt.task, now_ns - attempt.start_ns});
     }
   }
   for (Hung& h : hung) {
@@ -105,19 +121,23 @@ void Scheduler::ReadHealth(Lane& lane) {
   bool degraded = false;
   int64_t sampled_ns = NowNs();
   if (HealthMonitor* monitor = options_.health_monitor) {
-    const std::optional<DeviceHealthStatus> status = monitor->Status(lane.name);
+    std::optional<DeviceHealthStatus> status = monitor->Status(lane.name);
+    // The recovery probe of a failed lane: a fresh sampling round by the monitor when its
+    // latest sample predates the failure (the monitor's own rounds may be far apart).
+    const int64_t failed_at = lane.failed_at_ns.load(std::memory_order_relaxed);
+    if (lane.failed.load() && (!status || SampledNs(*status) <= failed_at)) {
+      monitor->SampleNow();
+      status = monitor->Status(lane.name);
+    }
     if (!status || !status->latest) return;  // not sampled yet: nothing new to go by
     health = status->latest->health;
-    sampled_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(status->latest->at.time_since_epoch())
-            .count();
-    // Failed by the device's own word or by errors it counts; failed only by the run errors
-    // the scheduler reported is the scheduler's own call, probed below.
-    failed_by_device =
-        health.state == hal::HealthState::kFailed ||
-        (status->state == hal::HealthState::kFailed && status->consecutive_error_rounds > 0 &&
-         status->consecutive_run_errors == 0);
-    degraded = status->state == hal::HealthState::kDegraded;
+    sampled_ns = SampledNs(*status);
+    // Failed by the device's own word. The monitor's derived "failed" (errors in several
+    // rounds in a row) is not followed: a device that fails some runs is still worth using,
+    // each fault fails over, and the scheduler's own three-in-a-row rule stops a bad one.
+    failed_by_device = health.state == hal::HealthState::kFailed;
+    degraded =
+        status->state != hal::HealthState::kHealthy && status->state != hal::HealthState::kUnknown;
   } else {
     health = lane.device->Health();
     failed_by_device = health.state == hal::HealthState::kFailed;

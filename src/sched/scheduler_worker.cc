@@ -215,9 +215,6 @@ void Scheduler::NoteFault(Lane& lane) {
   lane.degraded.store(true, std::memory_order_relaxed);
   const int consecutive = lane.consecutive_faults.fetch_add(1) + 1;
   bool failed = consecutive >= options_.faults_to_fail;
-  if (!failed && options_.health_monitor && lane.device) {
-    failed = options_.health_monitor->IsFailed(lane.name);
-  }
   // A fault is news the monitor's last sample may predate (a device lost a moment ago): ask
   // the device itself once, on the fault, not periodically.
   if (!failed && lane.device) failed = lane.device->Health().state == hal::HealthState::kFailed;
