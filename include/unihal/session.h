@@ -102,6 +102,13 @@ class Session {
   // device or device kind that cannot run the model fail here. Thread-safe.
   Result<TaskHandle> RunAsync(std::map<std::string, Tensor> inputs,
                               const RunOptions& options = {}) const;
+  // RunAsync for many runs with the same options at once: each request is checked as in
+  // RunAsync (a bad one fails the call before anything is submitted), then all go to the
+  // scheduler in one batch (one lock and one wake-up per device lane, not one per run).
+  // Handles follow `inputs`; a run its tenant's budget rejects is a handle that has failed
+  // with kResourceExhausted. With dynamic batching on, each request goes through RunAsync.
+  Result<std::vector<TaskHandle>> RunAsyncBatch(std::vector<std::map<std::string, Tensor>> inputs,
+                                                const RunOptions& options = {}) const;
   // The devices RunAsync balances requests over without hints: the primary in latency mode,
   // every capable device of the session in throughput mode (R4.4).
   std::vector<std::string> replica_devices() const;
@@ -127,7 +134,8 @@ class Session {
   // When the plan has one segment (or none); shared with the primary replica of RunAsync.
   std::shared_ptr<exec::GraphExecutor> executor_;
   std::unique_ptr<planner::Plan> plan_;
-  std::unique_ptr<exec::PlanExecutor> plan_executor_;  // when the plan has several segments
+  // When the plan has several segments; shared with the primary replica of RunAsync.
+  std::shared_ptr<exec::PlanExecutor> plan_executor_;
   std::string device_id_;
   std::string model_name_;  // the monitor's "model" label: file stem, else graph name
   // The model per device for RunAsync (failover targets, throughput replicas); shared with

@@ -27,7 +27,9 @@ Status CheckTenants(const std::vector<TenantConfig>& tenants) {
 
 }  // namespace
 
-Runtime::~Runtime() = default;
+// The scheduler first: its workers and timer read the health monitor and record into the
+// performance monitor until they are joined.
+Runtime::~Runtime() { scheduler_.reset(); }
 
 sched::Scheduler& Runtime::scheduler() const {
   std::call_once(scheduler_once_, [this] {
@@ -39,6 +41,7 @@ sched::Scheduler& Runtime::scheduler() const {
     sched::SchedulerOptions options;
     options.tenants = options_.tenants;
     options.aging_step = options_.aging_step;
+    options.health_monitor = &health_monitor();  // R2.3: placement reads its samples
     scheduler_ = std::make_unique<sched::Scheduler>(std::move(lanes), std::move(options));
   });
   return *scheduler_;
@@ -46,7 +49,9 @@ sched::Scheduler& Runtime::scheduler() const {
 
 Result<std::shared_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) {
   UH_RETURN_IF_ERROR(CheckTenants(options.tenants));
-  std::shared_ptr<Runtime> runtime(new Runtime());  // private constructor: make_shared can't
+  // Private constructor: make_shared can't. The deleter defers the destruction to another
+  // thread when a completion callback drops the last reference on a scheduler thread.
+  std::shared_ptr<Runtime> runtime(new Runtime(), &sched::DeleteOffSchedulerThreads<Runtime>);
   runtime->options_ = options;
   runtime->model_cache_ = std::make_unique<ModelCache>();
   hal::DriverOptions driver_options;

@@ -139,23 +139,21 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<Runtime> runtim
   std::shared_ptr<hal::Device> device =
       plan.segments.empty() ? partition.devices.front() : plan.segments.front().device;
   session->device_id_ = device->info().id;
-  // RunAsync's replicas run the whole model on one device each; a split plan's async runs go
-  // to the first device that can run all of it (cpu), its sync runs follow the plan.
-  std::shared_ptr<hal::Device> replica_primary = device;
+  // RunAsync's replicas run the whole model on one device each, except that a split plan's
+  // async runs follow the plan from its first segment's device (other devices: failover).
   if (plan.segments.size() <= 1) {
     UH_ASSIGN_OR_RETURN(session->executor_, exec::GraphExecutor::Create(device, model->graph));
   } else {
     UH_ASSIGN_OR_RETURN(session->plan_executor_, exec::PlanExecutor::Create(plan, model->graph));
     session->device_id_ = DevicesUsed(plan);
-    replica_primary = runtime->cpu();
   }
   if (options.profile) {
     session->executor_ ? session->executor_->EnableProfiling()
                        : session->plan_executor_->EnableProfiling();
   }
   UH_ASSIGN_OR_RETURN(session->replicas_,
-                      SessionReplicas::Create(*runtime, model->graph, *replica_primary, options,
-                                              session->executor_));
+                      SessionReplicas::Create(*runtime, model->graph, *device, options,
+                                              session->executor_, session->plan_executor_));
   // R3.4: later loads of the same model share these weights while this session holds them.
   if (!cached && !cache_key.empty()) cached = runtime->model_cache().Insert(cache_key, *model);
   session->cached_model_ = std::move(cached);
@@ -311,10 +309,14 @@ Result<TaskHandle> Session::RunAsync(std::map<std::string, Tensor> inputs,
 Result<TaskHandle> Session::Submit(std::map<std::string, Tensor> inputs,
                                    const RunOptions& options) const {
   sched::SubmitRequest request;
-  UH_RETURN_IF_ERROR(replicas_->Route(*runtime_, options, request.candidates, request.failover));
+  std::vector<int> candidates, failover;
+  UH_RETURN_IF_ERROR(replicas_->Route(*runtime_, options, candidates, failover));
+  request.candidates = candidates;
+  request.failover = failover;
   int64_t bytes = 0;
   for (const auto& [name, tensor] : inputs) bytes += static_cast<int64_t>(tensor.nbytes());
-  request.memory_bytes = bytes;  // the inputs it holds; outputs and scratch are not known here
+  // The inputs it holds and its working memory (intermediates and outputs at their peak).
+  request.memory_bytes = bytes + replicas_->WorkingBytes(inputs);
   request.options = options;
   request.runner = replicas_;
   request.inputs = std::move(inputs);

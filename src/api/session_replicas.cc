@@ -23,9 +23,11 @@ void AddOnce(std::vector<int>& lanes, int lane) {
 
 Result<std::shared_ptr<SessionReplicas>> SessionReplicas::Create(
     const Runtime& runtime, const ir::Graph& graph, const hal::Device& primary,
-    const SessionOptions& options, std::shared_ptr<exec::GraphExecutor> primary_executor) {
+    const SessionOptions& options, std::shared_ptr<exec::GraphExecutor> primary_executor,
+    std::shared_ptr<const exec::PlanExecutor> plan) {
   auto self = std::make_shared<SessionReplicas>();
   self->graph_ = graph;
+  self->working_ = std::make_unique<WorkingMemoryEstimate>(self->graph_);
   for (const auto& device : runtime.devices()) {
     auto replica = std::make_unique<Replica>();
     replica->device = device;
@@ -34,6 +36,10 @@ Result<std::shared_ptr<SessionReplicas>> SessionReplicas::Create(
     if (primary_executor && device.get() == &primary) {
       replica->executor = primary_executor;
       replica->ready.store(primary_executor.get());
+    }
+    if (plan && device.get() == &primary) {  // runs the plan, which it cannot run alone
+      replica->plan = plan;
+      replica->capable = Status::Ok();
     }
     self->replicas_.push_back(std::move(replica));
   }
@@ -130,6 +136,7 @@ Result<std::vector<Tensor>> SessionReplicas::RunOn(int lane, sched::TaskRecord& 
   const Replica* replica = ForLane(lane);
   if (!replica) return InternalError("no replica for lane " + std::to_string(lane));
   if (!replica->capable.ok()) return replica->capable;
+  if (replica->plan) return replica->plan->Run(task.inputs);
   UH_ASSIGN_OR_RETURN(const exec::GraphExecutor* executor, Executor(*replica));
   if (replica->estimate_ns.load(std::memory_order_relaxed) == 0) {
     if (std::optional<double> modelled = executor->ModeledLatencySeconds()) {

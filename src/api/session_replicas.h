@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "api/working_memory.h"
 #include "exec/graph_executor.h"
+#include "exec/plan_executor.h"
 #include "sched/task.h"
 #include "unihal/run_options.h"
 #include "unihal/runtime.h"
@@ -24,10 +26,14 @@ class SessionReplicas final : public sched::TaskRunner {
  public:
   // `graph`: the optimized graph (copied; weights are shared, not duplicated).
   // `primary_executor`: the model already compiled for `primary` (the Session's), reused.
+  // `plan`: a plan split across devices, run from `primary`'s lane by the primary replica
+  // (its segments on their own devices, a preemption point between them); the other replicas
+  // run the whole model on one device each (failover targets).
   static Result<std::shared_ptr<SessionReplicas>> Create(
       const Runtime& runtime, const ir::Graph& graph, const hal::Device& primary,
       const SessionOptions& options,
-      std::shared_ptr<exec::GraphExecutor> primary_executor = nullptr);
+      std::shared_ptr<exec::GraphExecutor> primary_executor = nullptr,
+      std::shared_ptr<const exec::PlanExecutor> plan = nullptr);
 
   // The lanes a request may start on and move to, from its hints. A pinned device or kind
   // that cannot run the model is kInvalidArgument naming why.
@@ -35,6 +41,10 @@ class SessionReplicas final : public sched::TaskRunner {
                std::vector<int>& failover) const;
   // Device ids of the replicas requests may use without hints.
   std::vector<std::string> DeviceIds() const;
+  // R5.7: bytes a run holds besides its inputs (intermediates and outputs at their peak).
+  int64_t WorkingBytes(const std::map<std::string, Tensor>& inputs) const {
+    return working_->PeakBytes(inputs);
+  }
 
   Result<std::vector<Tensor>> RunOn(int lane, sched::TaskRecord& task) const override;
   int64_t EstimateNs(int lane) const override;
@@ -48,12 +58,14 @@ class SessionReplicas final : public sched::TaskRunner {
     mutable std::mutex compile_mu;  // compiles once it succeeds; a failure is tried again
     mutable std::shared_ptr<exec::GraphExecutor> executor;
     mutable std::atomic<const exec::GraphExecutor*> ready{nullptr};
-    mutable std::atomic<int64_t> estimate_ns{0};  // measured (moving average) or modelled
+    mutable std::atomic<int64_t> estimate_ns{0};     // measured (moving average) or modelled
+    std::shared_ptr<const exec::PlanExecutor> plan;  // the split plan, instead of an executor
   };
   const Replica* ForLane(int lane) const;
   Result<const exec::GraphExecutor*> Executor(const Replica& replica) const;
 
   ir::Graph graph_;
+  std::unique_ptr<WorkingMemoryEstimate> working_;
   std::vector<std::unique_ptr<Replica>> replicas_;  // one per runtime device, by lane
   std::vector<int> home_;                           // lanes requests start on without hints
   std::vector<int> failover_;                       // capable lanes in preference order

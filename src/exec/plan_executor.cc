@@ -1,6 +1,7 @@
 #include "exec/plan_executor.h"
 
 #include "exec/graph_executor.h"
+#include "unihal/hal/preemption.h"
 
 namespace unihal::exec {
 namespace {
@@ -72,6 +73,9 @@ Result<std::vector<Tensor>> PlanExecutor::Run(const std::map<std::string, Tensor
   std::map<std::string, Tensor> values = inputs;  // tensors share their buffers: no bytes move
   RunStreams streams;
   for (size_t i = 0; i < segments_.size(); ++i) {
+    // R5.4: a scheduler worker runs waiting higher-priority work here, and stops a cancelled
+    // or expired run (no hook outside the scheduler: nothing happens).
+    if (i > 0) UH_RETURN_IF_ERROR(hal::PreemptionPoint());
     const CompiledSegment& segment = segments_[i];
     const std::string& device_id = segment.device->info().id;
     UH_ASSIGN_OR_RETURN(hal::Stream * stream, streams.For(*segment.device));

@@ -125,6 +125,28 @@ TEST(PartitionerTest, SplitModelRunsLikeCpuAlone) {
   EXPECT_GT(sum, 0);
 }
 
+// RunAsync follows the plan too: the task runs from the lane of the plan's first device
+// (its segments on their own devices), with the same outputs as the cpu alone.
+TEST(PartitionerTest, SplitModelAsyncRunsFollowThePlan) {
+  Result<std::unique_ptr<Session>> split = Load(SplitModel(), {"sim-npu", "cpu"});
+  ASSERT_TRUE(split.ok()) << split.status().message();
+  ASSERT_EQ((*split)->plan().segments.size(), 3u);
+  Result<std::unique_ptr<Session>> cpu = Load(SplitModel(), {});
+  ASSERT_TRUE(cpu.ok()) << cpu.status().message();
+  const std::map<std::string, Tensor> inputs = {
+      {"x", RandomTensor(DType::kF16, {1, 16, 16, 16}, 11)}};
+  Result<std::vector<Tensor>> expected = (*cpu)->Run(inputs);
+  ASSERT_TRUE(expected.ok()) << expected.status().message();
+  Result<TaskHandle> task = (*split)->RunAsync(inputs);
+  ASSERT_TRUE(task.ok()) << task.status().message();
+  Result<std::vector<Tensor>> actual = task->Get();
+  ASSERT_TRUE(actual.ok()) << actual.status().message();
+  EXPECT_EQ(task->device_id(), "sim-npu:0");  // not the whole model on cpu:0
+  EXPECT_EQ(task->attempts(), 1);
+  ASSERT_EQ(actual->size(), 1u);
+  ExpectBitIdentical((*actual)[0], (*expected)[0]);
+}
+
 TEST(PartitionerTest, ConcurrentRunsOfASplitPlanAgree) {
   Result<std::unique_ptr<Session>> split = Load(SplitModel(), {"sim-npu", "cpu"});
   ASSERT_TRUE(split.ok()) << split.status().message();

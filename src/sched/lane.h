@@ -21,21 +21,27 @@ struct Lane {
   bool is_cpu = false;
   int num_workers = 1;
 
-  // Guarded by mu.
-  std::mutex mu;
+  // Guarded by mu; touched by submitters and workers alike.
+  alignas(64) std::mutex mu;
   std::condition_variable wake;
   PriorityQueue queue;
   int sleepers = 0;
-
-  // Read without the lock (placement, preemption checks); written under it or by workers.
-  std::atomic<uint32_t> nonempty_mask{0};  // mirror of queue.nonempty_mask()
+  std::atomic<uint32_t> nonempty_mask{0};  // mirror of queue.nonempty_mask(), read unlocked
   std::atomic<int64_t> depth{0};           // queue entries
-  std::atomic<int64_t> running{0};
-  std::atomic<int64_t> backlog_ns{0};  // estimated work queued and running here
+
+  // Written by this lane's workers (own cache line, so submitters' writes do not evict it).
+  alignas(64) std::atomic<int64_t> running{0};
   std::atomic<int64_t> completed{0};
   std::atomic<int64_t> faults{0};
   std::atomic<int> consecutive_faults{0};
+  // Attempts given up on as hung whose worker has not come back yet: placement skips the lane
+  // while they hold all of its workers.
+  std::atomic<int> hung_attempts{0};
+
+  // Read by placement on every submit, written rarely (faults, health samples).
+  alignas(64) std::atomic<int64_t> backlog_ns{0};  // estimated work queued and running here
   std::atomic<bool> failed{false};             // skipped by placement until a probe says healthy
+  std::atomic<int64_t> failed_at_ns{0};        // when: older health samples cannot clear it
   std::atomic<bool> degraded{false};           // recent faults
   std::atomic<bool> throttling{false};         // from the device's health
   std::atomic<double> power_w{0.0};            // measured or modelled; 0 when unknown

@@ -34,11 +34,18 @@ class PriorityQueue {
   uint32_t nonempty_mask() const { return mask_; }
 
  private:
-  void DropEnded(int level);
+  // The key sits next to the task so choosing a level reads no task record; an ended task is
+  // dropped when it reaches a level's head and is popped.
+  struct Entry {
+    int64_t key_ns;
+    std::shared_ptr<TaskRecord> task;
+  };
   int BestLevel(int below_level) const;  // -1 when none
   std::shared_ptr<TaskRecord> PopLevel(int level);
+  // Pops the best live task of the levels below `below_level` with a key under `key_limit`.
+  std::shared_ptr<TaskRecord> PopBest(int below_level, int64_t key_limit);
 
-  std::array<std::deque<std::shared_ptr<TaskRecord>>, kNumPriorities> levels_;
+  std::array<std::deque<Entry>, kNumPriorities> levels_;
   int64_t size_ = 0;
   uint32_t mask_ = 0;
 };

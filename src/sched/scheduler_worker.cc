@@ -56,20 +56,60 @@ class ScopedCpuShare {
 
 }  // namespace
 
-struct Scheduler::Worker {
-  Scheduler* scheduler;
-  Lane* lane;
-  int lane_index;
-  std::vector<TaskRecord*> running;  // a stack: preemption nests higher work
-};
+namespace {
+thread_local bool on_scheduler_thread = false;  // per thread by design: who runs callbacks
+}  // namespace
 
-void Scheduler::WorkerLoop(int lane_index) {
-  Worker worker{this, lanes_[static_cast<size_t>(lane_index)].get(), lane_index, {}};
+bool OnSchedulerThread() { return on_scheduler_thread; }
+void MarkSchedulerThread() { on_scheduler_thread = true; }
+
+void Scheduler::WorkerLoop(Worker& worker) {
+  on_scheduler_thread = true;
   worker.running.reserve(kNumPriorities);
+  {
+    std::lock_guard<std::mutex> lock(worker.attempt_mu);
+    worker.attempts.reserve(kNumPriorities);
+  }
   hal::SetThreadPreemptionHook(&Scheduler::PreemptionHook, &worker);
   while (std::shared_ptr<TaskRecord> task = NextTask(*worker.lane))
     RunTask(worker, std::move(task));
   hal::SetThreadPreemptionHook(nullptr, nullptr);
+}
+
+uint64_t Scheduler::BeginAttempt(Worker& worker, const std::shared_ptr<TaskRecord>& task) {
+  const uint64_t token =
+      (worker.id << 40) | (++worker.attempts_started & ((uint64_t{1} << 40) - 1));
+  task->attempt_token.store(token, std::memory_order_release);
+  Attempt attempt;
+  attempt.task = task;
+  attempt.token = token;
+  attempt.start_ns = NowNs();
+  if (task->estimate_ns > 0) {
+    attempt.hang_after_ns = std::max<int64_t>(options_.min_hang_timeout.count(),
+                                              task->estimate_ns * options_.hang_estimates);
+  }
+  std::lock_guard<std::mutex> lock(worker.attempt_mu);
+  worker.attempts.push_back(std::move(attempt));
+  return token;
+}
+
+bool Scheduler::EndAttempt(Worker& worker, TaskRecord& task, uint64_t token) {
+  bool hung = false;
+  std::shared_ptr<TaskRecord> keep;  // released outside the lock
+  {
+    std::lock_guard<std::mutex> lock(worker.attempt_mu);
+    hung = worker.attempts.back().hung;
+    keep = std::move(worker.attempts.back().task);
+    worker.attempts.pop_back();
+  }
+  uint64_t expected = token;
+  if (task.attempt_token.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
+    return true;
+  }
+  // The watchdog gave this attempt up and has moved the task on: drop what it made.
+  worker.lane->running.fetch_sub(1, std::memory_order_relaxed);
+  if (hung) worker.lane->hung_attempts.fetch_sub(1, std::memory_order_relaxed);
+  return false;
 }
 
 std::shared_ptr<TaskRecord> Scheduler::NextTask(Lane& lane) {
@@ -118,6 +158,7 @@ void Scheduler::RunTask(Worker& worker, std::shared_ptr<TaskRecord> task) {
   }
   const int cores = lane.is_cpu ? task->tenant->config().cpu_cores.value_or(0) : 0;
   worker.running.push_back(task.get());
+  const uint64_t token = BeginAttempt(worker, task);
   const int64_t start = NowNs();
   Result<std::vector<Tensor>> result = [&] {
     ScopedCpuShare share(cores);
@@ -125,6 +166,7 @@ void Scheduler::RunTask(Worker& worker, std::shared_ptr<TaskRecord> task) {
   }();
   const int64_t elapsed = NowNs() - start;
   worker.running.pop_back();
+  if (!EndAttempt(worker, *task, token)) return;
   AfterAttempt(worker, std::move(task), std::move(result), elapsed);
 }
 
@@ -146,8 +188,16 @@ void Scheduler::AfterAttempt(Worker& worker, std::shared_ptr<TaskRecord> task,
                  DeadlineExceededError("the task's deadline passed while it ran on " + lane.name),
                  {});
   } else if (result.ok()) {
-    lane.consecutive_faults.store(0, std::memory_order_relaxed);
-    lane.degraded.store(false, std::memory_order_relaxed);
+    // Written only after faults: a store per task would bounce the line placement reads.
+    if (lane.consecutive_faults.load(std::memory_order_relaxed) != 0) {
+      lane.consecutive_faults.store(0, std::memory_order_relaxed);
+      if (options_.health_monitor && lane.device) {
+        options_.health_monitor->ReportRunSuccess(lane.name);
+      }
+    }
+    if (lane.degraded.load(std::memory_order_relaxed)) {
+      lane.degraded.store(false, std::memory_order_relaxed);
+    }
     lane.completed.fetch_add(1, std::memory_order_relaxed);
     task->runner->RecordRun(worker.lane_index, elapsed_ns);
     task->Finish(TaskState::kRunning, TaskState::kSucceeded, Status::Ok(), *std::move(result));
@@ -160,12 +210,18 @@ void Scheduler::AfterAttempt(Worker& worker, std::shared_ptr<TaskRecord> task,
 }
 
 void Scheduler::NoteFault(Lane& lane) {
+  if (options_.health_monitor && lane.device) options_.health_monitor->ReportRunError(lane.name);
   lane.faults.fetch_add(1, std::memory_order_relaxed);
   lane.degraded.store(true, std::memory_order_relaxed);
   const int consecutive = lane.consecutive_faults.fetch_add(1) + 1;
   bool failed = consecutive >= options_.faults_to_fail;
+  // A fault is news the monitor's last sample may predate (a device lost a moment ago): ask
+  // the device itself once, on the fault, not periodically.
   if (!failed && lane.device) failed = lane.device->Health().state == hal::HealthState::kFailed;
-  if (failed) lane.failed.store(true);
+  if (failed) {
+    lane.failed_at_ns.store(NowNs(), std::memory_order_relaxed);
+    lane.failed.store(true);
+  }
 }
 
 void Scheduler::Failover(std::shared_ptr<TaskRecord> task, Status error) {

@@ -42,6 +42,10 @@ bool TaskRecord::Finish(TaskState from, TaskState final_state, Status status,
   // Budgets first, so a caller that wakes up can submit again at once; then the callbacks,
   // so when Wait() returns they have run (a callback must not wait for its own task).
   if (owner) owner->OnTaskFinal(*this);
+  if (first_callback_) {
+    first_callback_(final_state, status_, outputs_);
+    first_callback_ = nullptr;  // what it captured is released with it
+  }
   bool notify = false;
   while (true) {
     std::vector<TaskCallback> callbacks;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "sched/lane_list.h"
 #include "unihal/run_options.h"
 #include "unihal/status.h"
 #include "unihal/task.h"
@@ -61,12 +62,12 @@ class TaskRecord {
   std::optional<int64_t> deadline_ns;
   std::shared_ptr<const TaskRunner> runner;
   std::map<std::string, Tensor> inputs;
-  int64_t memory_bytes = 0;     // charged to the tenant while admitted
-  std::vector<int> candidates;  // lanes it may start on
-  std::vector<int> failover;    // lanes it may move to after a device fault
-  Tenant* tenant = nullptr;     // owned by the scheduler
-  TaskOwner* owner = nullptr;   // the scheduler; valid until OnTaskFinal returned
-  bool admitted = false;        // holds a tenant slot (written by the tenant under its lock)
+  int64_t memory_bytes = 0;    // charged to the tenant while admitted
+  LaneList candidates;         // lanes it may start on
+  LaneList failover;           // lanes it may move to after a device fault
+  Tenant* tenant = nullptr;    // owned by the scheduler
+  TaskOwner* owner = nullptr;  // the scheduler; valid until OnTaskFinal returned
+  bool admitted = false;       // holds a tenant slot (written by the tenant under its lock)
 
   // Owned by the worker that runs it.
   uint64_t tried_lanes = 0;
@@ -77,6 +78,9 @@ class TaskRecord {
   std::atomic<AbortReason> abort{AbortReason::kNone};
   std::atomic<int> attempts{0};
   std::atomic<int> last_lane{-1};
+  // The running attempt that owns the task (0: none). The worker that ran it and the hang or
+  // deadline watchdog race to clear it; the winner decides what the attempt means.
+  std::atomic<uint64_t> attempt_token{0};
 
   // queued -> running; false when someone else ended it first.
   bool TryStart();
@@ -87,6 +91,9 @@ class TaskRecord {
   bool Finish(TaskState from, TaskState final_state, Status status, std::vector<Tensor> outputs);
   // Cancel from the caller: see TaskHandle::Cancel.
   bool Cancel();
+
+  // The callback given at submit, before the task can end: kept inline (no allocation).
+  void SetFirstCallback(TaskCallback callback) { first_callback_ = std::move(callback); }
 
   void Wait();
   bool WaitFor(std::chrono::nanoseconds timeout);
@@ -103,6 +110,7 @@ class TaskRecord {
   std::atomic<bool> done_{false};
   Status status_;
   std::vector<Tensor> outputs_;
+  TaskCallback first_callback_;  // set before the task is shared; run by Finish
   std::vector<TaskCallback> callbacks_;
 };
 

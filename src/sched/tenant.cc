@@ -121,7 +121,8 @@ std::vector<std::shared_ptr<TaskRecord>> Tenant::Release(TaskRecord& task, int64
     --in_flight_;
     memory_bytes_ -= task.memory_bytes;
   }
-  return AdmitDeferredLocked(now_ns);
+  if (deferred_.empty()) return {};
+  return AdmitDeferredLocked(now_ns < 0 ? NowNs() : now_ns);
 }
 
 void Tenant::ChargeEnergy(double joules, int64_t now_ns) {

@@ -35,6 +35,8 @@ class Tenant {
   Result<bool> Admit(const std::shared_ptr<TaskRecord>& task, int64_t now_ns);
   // `task` ended: frees what it held; returns deferred tasks admitted now.
   std::vector<std::shared_ptr<TaskRecord>> Release(TaskRecord& task, int64_t now_ns);
+  // The same at the current time, read only when a deferred task needs it.
+  std::vector<std::shared_ptr<TaskRecord>> Release(TaskRecord& task) { return Release(task, -1); }
   // Charges energy (joules) used by one of its tasks.
   void ChargeEnergy(double joules, int64_t now_ns);
   // Rolls the energy window; returns deferred tasks admitted now.
