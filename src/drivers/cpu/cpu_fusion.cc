@@ -67,7 +67,9 @@ Status FuseConvPostOps(ir::Graph& graph, const FusionCheck& can_run) {
     std::vector<size_t> chain{n};
     std::string value = conv.outputs[0];
     int next = SoleReader(readers, value);
-    if (next >= 0 && !absorbed[next] && IsOnnx(graph.nodes[next], "Add") &&
+    // Sum of two inputs is Add without broadcasting (older models write it so).
+    if (next >= 0 && !absorbed[next] &&
+        (IsOnnx(graph.nodes[next], "Add") || IsOnnx(graph.nodes[next], "Sum")) &&
         graph.nodes[next].inputs.size() == 2) {
       const ir::Node& add = graph.nodes[next];
       const std::string& other = add.inputs[0] == value ? add.inputs[1] : add.inputs[0];
