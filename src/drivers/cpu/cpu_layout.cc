@@ -56,6 +56,20 @@ bool IsPool(const ir::Node& node) {
          node.op_type == "GlobalAveragePool";
 }
 
+// Nodes whose X and Y share one layout and that have a blocked-aware cpu-private form.
+bool IsBlockableTied(const ir::Node& node) {
+  if (node.inputs.empty() || node.outputs.size() != 1) return false;
+  if (node.domain != "" && node.domain != kCpuFusionDomain) return false;
+  return node.op_type == "BatchNormalization";
+}
+
+ir::Node AsBlockedTied(ir::Node node) {
+  node.domain = kCpuFusionDomain;
+  node.attributes[kXLayoutAttr] = ir::Attribute(kBlockedChannels);
+  node.attributes[kYLayoutAttr] = ir::Attribute(kBlockedChannels);
+  return node;
+}
+
 bool IsTransparentUnary(const ir::Node& node) {
   static const std::set<std::string> kOps = {
       "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu",      "Selu", "HardSigmoid", "HardSwish", "Abs",
@@ -92,7 +106,7 @@ bool IsChannelConcat(const ir::Node& node) {
 // is no layout-tied node): the layout-transparent ops.
 std::vector<std::string> TiedValues(const ir::Node& node, const ir::Graph& graph) {
   std::vector<std::string> values;
-  if (IsTransparentUnary(node)) {
+  if (IsTransparentUnary(node) || IsBlockableTied(node)) {
     values = {node.inputs[0], node.outputs[0]};
   } else if (IsTransparentBinary(node, graph) || IsChannelConcat(node)) {
     values = node.inputs;
@@ -135,6 +149,10 @@ NodeAcceptance Accepts(const ir::Node& node, const ir::Graph& graph, const Fusio
     accepts.output = true;
   } else if (IsPool(node)) {
     if (!can_run(AsBlockedPool(node, true, true), graph)) return accepts;
+    accepts.inputs = {0};
+    accepts.output = true;
+  } else if (IsBlockableTied(node)) {
+    if (!can_run(AsBlockedTied(node), graph)) return accepts;
     accepts.inputs = {0};
     accepts.output = true;
   } else if (!TiedValues(node, graph).empty()) {
@@ -196,6 +214,10 @@ Status KeepConvActivationsBlocked(ir::Graph& graph, const FusionCheck& can_run) 
       const bool x = blocked.count(node.inputs[0]) > 0;
       const bool y = blocked.count(node.outputs[0]) > 0;
       if (x || y) node = AsBlockedPool(std::move(node), x, y);
+      continue;
+    }
+    if (IsBlockableTied(node) && blocked.count(node.outputs[0])) {
+      node = AsBlockedTied(std::move(node));
       continue;
     }
     if (!IsConvLike(node)) continue;

@@ -81,7 +81,8 @@ bool BlockedIsPlain(const Shape& shape) {
 
 Status ComputeOnPlainCopies(const dnnl::engine& engine, const hal::Kernel& plain_kernel,
                             const std::vector<bool>& blocked_inputs, bool blocked_output,
-                            hal::KernelContext& context) {
+                            hal::KernelContext& context,
+                            const std::function<void(Tensor&)>& finish) {
   std::vector<std::optional<Tensor>> copies(context.num_inputs());
   for (size_t i = 0; i < copies.size() && i < blocked_inputs.size(); ++i) {
     const Tensor* x = context.input(i);
@@ -98,8 +99,9 @@ Status ComputeOnPlainCopies(const dnnl::engine& engine, const hal::Kernel& plain
   }
   PlainCopiesContext plain_context(context, std::move(copies));
   UH_RETURN_IF_ERROR(plain_kernel.Compute(plain_context));
-  const Tensor& y = plain_context.output();
+  Tensor y = plain_context.output();
   if (!y.defined()) return Status::Ok();
+  if (finish) finish(y);
   UH_ASSIGN_OR_RETURN(Tensor * out, context.AllocateOutput(0, y.dtype(), y.shape()));
   if (!blocked_output) {
     std::memcpy(out->data(), y.data(), y.nbytes());

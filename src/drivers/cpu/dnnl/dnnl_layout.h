@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dnnl.hpp>
+#include <functional>
 #include <vector>
 
 #include "unihal/hal/kernel.h"
@@ -29,9 +30,11 @@ bool BlockedIsPlain(const Shape& shape);
 // Runs `plain_kernel` (which reads and writes plain layouts) for a node whose inputs marked in
 // `blocked_inputs` and whose output 0 (when `blocked_output`) are blocked: converts those inputs
 // to plain copies, computes, and converts output 0 back. The slow but always-correct path when
-// oneDNN declines a blocked case.
+// oneDNN declines a blocked case. `finish`, when given, then updates the plain output 0 (e.g.
+// applies a fused activation).
 Status ComputeOnPlainCopies(const dnnl::engine& engine, const hal::Kernel& plain_kernel,
                             const std::vector<bool>& blocked_inputs, bool blocked_output,
-                            hal::KernelContext& context);
+                            hal::KernelContext& context,
+                            const std::function<void(Tensor&)>& finish = nullptr);
 
 }  // namespace unihal::cpu
