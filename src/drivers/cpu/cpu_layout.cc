@@ -60,7 +60,7 @@ bool IsPool(const ir::Node& node) {
 bool IsBlockableTied(const ir::Node& node) {
   if (node.inputs.empty() || node.outputs.size() != 1) return false;
   if (node.domain != "" && node.domain != kCpuFusionDomain) return false;
-  return node.op_type == "BatchNormalization";
+  return node.op_type == "BatchNormalization" || node.op_type == "LRN";
 }
 
 ir::Node AsBlockedTied(ir::Node node) {

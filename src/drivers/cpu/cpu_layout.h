@@ -12,7 +12,7 @@
 // - MaxPool, AveragePool, GlobalAveragePool (4-D, no Indices output): X and Y each in either
 //   layout; such nodes move to domain kCpuFusionDomain with x_layout / y_layout, a form only
 //   the cpu's oneDNN pooling kernel runs.
-// - BatchNormalization (also cpu_channel_affine.h's form): X and Y share one layout; blocked
+// - BatchNormalization (also cpu_channel_affine.h's form), LRN: X and Y share one layout; blocked
 //   ones move to domain kCpuFusionDomain with x_layout = y_layout = 8.
 // - Layout-transparent ops whose result does not depend on where each element lies, as long as
 //   all their tensor operands share one layout: elementwise unary ops (Relu, Clip, ...,

@@ -242,6 +242,38 @@ TEST(CpuLayoutTest, PlainPoolsMatchTheReference) {
   }
 }
 
+TEST(CpuLayoutTest, LrnStaysBlockedBetweenConvs) {
+  for (int64_t size : {5, 4}) {  // oneDNN takes odd sizes; even ones run on plain copies
+    SCOPED_TRACE(size);
+    CnnBuilder b({1, 8, 6, 6});
+    b.Conv("X", "a", 8, 16, {6, 6});
+    b.Node(MakeNode("LRN", {"a"}, {"n"},
+                    {{"size", AttrInt(size)},
+                     {"alpha", unihal::testing::AttrFloat(0.5f)},
+                     {"beta", unihal::testing::AttrFloat(0.75f)},
+                     {"bias", unihal::testing::AttrFloat(2.f)}}),
+           {1, 16, 6, 6});
+    b.Conv("n", "Y", 16, 8, {6, 6});
+    b.Output("Y");
+    const ir::Graph t = Optimized(b.graph());
+    EXPECT_EQ(NodeWithOutput(t, "n").domain, kCpuFusionDomain);
+    EXPECT_EQ(Layout(t, "n", kXLayoutAttr), kBlockedChannels);
+    EXPECT_EQ(Layout(t, "Y", kXLayoutAttr), kBlockedChannels);
+    ExpectSameResults(b.graph(), t, {1, 8, 6, 6});
+  }
+}
+
+TEST(CpuLayoutTest, PlainLrnMatchesTheReference) {
+  for (int64_t c : {5, 16}) {
+    ir::Graph g;
+    g.inputs.push_back(F32("X", {2, c, 5, 7}));
+    g.nodes.push_back(MakeNode("LRN", {"X"}, {"Y"}, {{"size", AttrInt(3)}}));
+    g.outputs.push_back(F32("Y", {2, c, 5, 7}));
+    SCOPED_TRACE(c);
+    ExpectSameResults(g, Optimized(g), {2, c, 5, 7});
+  }
+}
+
 TEST(CpuLayoutTest, GraphsWithSubgraphsAreLeftAlone) {
   CnnBuilder b({1, 8, 6, 6});
   b.Conv("X", "a", 8, 8, {6, 6});

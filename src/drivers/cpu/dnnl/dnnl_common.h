@@ -112,5 +112,6 @@ void RegisterDnnlMatMulAndGemm(hal::KernelRegistry& registry, const DnnlEnginePt
 void RegisterDnnlPools(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 void RegisterDnnlBatchNormalization(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 void RegisterDnnlFusedMatMul(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
+void RegisterDnnlLrn(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 
 }  // namespace unihal::cpu

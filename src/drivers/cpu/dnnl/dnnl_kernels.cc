@@ -17,6 +17,7 @@ void RegisterDnnlKernels(hal::KernelRegistry& registry) {
   RegisterDnnlPools(registry, engine);
   RegisterDnnlBatchNormalization(registry, engine);
   RegisterDnnlFusedMatMul(registry, engine);
+  RegisterDnnlLrn(registry, engine);
 }
 
 }  // namespace unihal::cpu
