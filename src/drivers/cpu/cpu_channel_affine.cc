@@ -24,8 +24,8 @@ void Then(Affine& affine, const Affine& next) {
   }
 }
 
-// A float32 constant holding one value per channel (shape [C,1,1], [1,C,1,1] for a 4-D x, or
-// one value for all), as C doubles.
+// A float32 constant holding one value per channel of a 4-D value (shape [C,1,1] or [1,C,1,1],
+// or one value for all), as C doubles.
 std::optional<std::vector<double>> PerChannel(const ir::Graph& graph, const std::string& name,
                                               size_t channels) {
   const Tensor* t = graph.FindInitializer(name);
@@ -93,7 +93,8 @@ std::optional<Affine> AsAffine(const ir::Graph& graph, const ir::Node& node, con
 
 std::optional<size_t> StaticChannels(const ir::Graph& graph, const std::string& value) {
   const ir::ValueInfo* info = graph.FindValueInfo(value);
-  if (!info || info->dtype != DType::kF32 || !info->shape || info->shape->size() < 3) {
+  // 4-D only: a [C, 1, 1] constant broadcasts along depth, not channels, for a 5-D value.
+  if (!info || info->dtype != DType::kF32 || !info->shape || info->shape->size() != 4) {
     return std::nullopt;
   }
   const ir::Dim& c = (*info->shape)[1];

@@ -149,5 +149,21 @@ TEST(CpuChannelAffineTest, LeavesBroadcastsAndSharedValuesAlone) {
   ExpectSameResults(g, t, {1, 4, 5, 5});
 }
 
+TEST(CpuChannelAffineTest, FiveDimensionalValuesAreLeftAlone) {
+  // [4, 1, 1] broadcasts along depth (also 4) of a 5-D value, not along its channels.
+  ir::Graph g;
+  g.inputs.push_back(F32("X", {1, 4, 4, 3, 3}));
+  g.initializers["W"] = RandomTensor(DType::kF32, {4, 4, 1, 1, 1}, 1);
+  g.initializers["k"] = RandomTensor(DType::kF32, {4, 1, 1}, 2);
+  g.nodes.push_back(MakeNode("Conv", {"X", "W"}, {"c"}));
+  g.nodes.push_back(MakeNode("Mul", {"c", "k"}, {"Y"}));
+  for (const char* v : {"c", "Y"}) g.value_info[v] = F32(v, {1, 4, 4, 3, 3});
+  g.outputs = {g.value_info.at("Y")};
+  ir::Graph t = g;
+  ASSERT_TRUE(FuseChannelAffine(t, CpuCanRun).ok());
+  EXPECT_EQ(OpTypes(t), OpTypes(g));
+  ExpectSameResults(g, t, {1, 4, 4, 3, 3});
+}
+
 }  // namespace
 }  // namespace unihal::cpu
