@@ -25,15 +25,6 @@ ir::ValueInfo F32(const std::string& name, Shape shape) {
   return ir::ValueInfo{name, DType::kF32, dims};
 }
 
-const hal::KernelRegistry& ReferenceKernels() {
-  static const hal::KernelRegistry* registry = [] {
-    auto* r = new hal::KernelRegistry();  // test-only, lives for the process
-    RegisterReferenceCpuKernels(*r);
-    return r;
-  }();
-  return *registry;
-}
-
 bool CpuCanRun(const ir::Node& node, const ir::Graph& graph) {
   return AllCpuKernels().Supports(hal::KernelCreateInfo{node, graph}).supported;
 }
@@ -57,8 +48,10 @@ ir::Graph Optimized(const ir::Graph& g) {
 
 // Runs `g` plain on the reference kernels and optimized on all cpu kernels; outputs must agree.
 void ExpectSameResults(const ir::Graph& g, const ir::Graph& optimized, const Shape& x_shape) {
+  hal::KernelRegistry reference;
+  RegisterReferenceCpuKernels(reference);
   const Tensor x = RandomTensor(DType::kF32, x_shape, 7);
-  Result<std::vector<Tensor>> expected = Run(g, ReferenceKernels(), x);
+  Result<std::vector<Tensor>> expected = Run(g, reference, x);
   Result<std::vector<Tensor>> actual = Run(optimized, AllCpuKernels(), x);
   ASSERT_TRUE(expected.ok()) << expected.status().ToString();
   ASSERT_TRUE(actual.ok()) << actual.status().ToString();
