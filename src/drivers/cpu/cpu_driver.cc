@@ -1,5 +1,6 @@
 #include "drivers/cpu/cpu_driver.h"
 
+#include "drivers/cpu/cpu_channel_affine.h"
 #include "drivers/cpu/cpu_device_info.h"
 #include "drivers/cpu/cpu_fusion.h"
 #include "drivers/cpu/cpu_health.h"
@@ -42,6 +43,7 @@ class CpuDevice final : public hal::Device {
     const FusionCheck can_run = [this](const ir::Node& fused, const ir::Graph& g) {
       return kernels_.Supports(hal::KernelCreateInfo{fused, g}).supported;
     };
+    UH_RETURN_IF_ERROR(FuseChannelAffine(graph, can_run));
     UH_RETURN_IF_ERROR(FuseConvPostOps(graph, can_run));
     UH_RETURN_IF_ERROR(FuseMatMulEpilogues(graph, can_run));
     UH_RETURN_IF_ERROR(KeepConvActivationsBlocked(graph, can_run));

@@ -1,7 +1,7 @@
 // The cpu device's own graph rewrite, applied in its Compile (after placement, so placement and
-// Supports still see the original ONNX ops): Conv followed by a residual Add and/or an
-// activation becomes one FusedConv node (domain kCpuFusionDomain) that oneDNN runs with
-// post-ops. No other device ever sees these nodes.
+// Supports still see the original ONNX ops): Conv followed by a residual Add (or two-input Sum)
+// and/or an activation becomes one FusedConv node (domain kCpuFusionDomain) that oneDNN runs
+// with post-ops. No other device ever sees these nodes.
 #pragma once
 
 #include <functional>

@@ -55,7 +55,7 @@ void RegisterSequenceKernels(hal::KernelRegistry& registry);
 void RegisterSequenceMapKernel(hal::KernelRegistry& registry);
 // kernels/optional_ops.cc: Optional OptionalHasElement OptionalGetElement.
 void RegisterOptionalKernels(hal::KernelRegistry& registry);
-// dnnl/*.cc: oneDNN Conv MatMul Gemm MaxPool AveragePool GlobalAveragePool BatchNormalization,
+// dnnl/*.cc: oneDNN Conv MatMul Gemm MaxPool AveragePool GlobalAveragePool BatchNormalization LRN,
 // at higher priority than the reference kernels for the cases they handle.
 void RegisterDnnlKernels(hal::KernelRegistry& registry);
 

@@ -1,25 +1,40 @@
-// Blocked activations between oneDNN convolutions. After fusion (cpu_fusion.h), a 4-D float32
-// value produced by a Conv/FusedConv and read only by Conv/FusedConv nodes (as X or as the fused
-// sum) is kept in oneDNN's channel-blocked layout nChw8c (aBcd8b) instead of plain NCHW, so the
-// reorders to and from the convolution's own layout disappear. The Tensor keeps its logical NCHW
-// shape; only the bytes are arranged differently. Such a value is never a graph output and never
-// read by any other kernel: every node touching it is turned into a FusedConv (which only the
-// cpu's oneDNN kernel runs) with the attributes below.
+// Blocked activations between oneDNN ops. After fusion (cpu_fusion.h), 4-D float32 values with
+// a static channel count that is a multiple of 8 are kept in oneDNN's channel-blocked layout
+// nChw8c (aBcd8b) instead of plain NCHW wherever every node that produces or reads them accepts
+// it, so the reorders to and from the kernels' own layout disappear. The Tensor keeps its
+// logical NCHW shape and byte size; only the bytes are arranged differently. A blocked value is
+// never a graph input or output, never an initializer, and never read by a node that does not
+// accept it; the reorder to plain then happens once, inside the last blocked-aware kernel.
+//
+// Nodes that accept blocked values:
+// - Conv / FusedConv: X, the fused sum and Y each in either layout (becomes a FusedConv with
+//   the x_layout / sum_layout / y_layout attributes below).
+// - MaxPool, AveragePool, GlobalAveragePool (4-D, no Indices output): X and Y each in either
+//   layout; such nodes move to domain kCpuFusionDomain with x_layout / y_layout, a form only
+//   the cpu's oneDNN pooling kernel runs.
+// - BatchNormalization (also cpu_channel_affine.h's form), LRN: X and Y share one layout; blocked
+//   ones move to domain kCpuFusionDomain with x_layout = y_layout = 8.
+// - Layout-transparent ops whose result does not depend on where each element lies, as long as
+//   all their tensor operands share one layout: elementwise unary ops (Relu, Clip, ...,
+//   Dropout, Identity), same-shape elementwise binary ops (Add, Sum, Mul, ...; no broadcast),
+//   and Concat along the channel axis (every input's channels a multiple of 8, so each input is
+//   one contiguous run of channel blocks per image, exactly as in NCHW). They stay unchanged.
 #pragma once
 
 #include "drivers/cpu/cpu_fusion.h"
 
 namespace unihal::cpu {
 
-// FusedConv attributes naming the layout of X, of the sum input and of Y: 0 (or absent) plain,
+// Attributes naming the layout of X, of the sum input and of Y: 0 (or absent) plain,
 // kBlockedChannels = nChw8c.
 inline constexpr const char* kXLayoutAttr = "x_layout";
 inline constexpr const char* kSumLayoutAttr = "sum_layout";
 inline constexpr const char* kYLayoutAttr = "y_layout";
 inline constexpr int64_t kBlockedChannels = 8;
 
-// Marks the values that can stay blocked (channel count a multiple of kBlockedChannels, static
-// channel dim); a node is only changed when `can_run` accepts its FusedConv form.
+// Marks the values that can stay blocked; a node is only changed when `can_run` accepts its
+// blocked-aware form. Graphs with subgraphs (If/Loop bodies may capture any value) are left
+// as they are.
 Status KeepConvActivationsBlocked(ir::Graph& graph, const FusionCheck& can_run);
 
 }  // namespace unihal::cpu

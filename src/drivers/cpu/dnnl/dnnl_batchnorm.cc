@@ -1,5 +1,10 @@
 // oneDNN BatchNormalization, inference only: global statistics with separate scale and shift.
+// Also the cpu-private form (domain kCpuFusionDomain, cpu_channel_affine.h and cpu_layout.h):
+// an optional fused Relu and X / Y in the channel-blocked layout.
+#include "drivers/cpu/cpu_channel_affine.h"
+#include "drivers/cpu/cpu_layout.h"
 #include "drivers/cpu/dnnl/dnnl_common.h"
+#include "drivers/cpu/dnnl/dnnl_layout.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 
 namespace unihal::cpu {
@@ -12,8 +17,13 @@ struct BatchNormPrimitive {
 
 class DnnlBatchNormalization final : public hal::Kernel {
  public:
-  DnnlBatchNormalization(DnnlEnginePtr engine, float epsilon, std::unique_ptr<hal::Kernel> fallback)
-      : engine_(std::move(engine)), epsilon_(epsilon), fallback_(std::move(fallback)) {}
+  DnnlBatchNormalization(DnnlEnginePtr engine, float epsilon, bool relu, bool blocked,
+                         std::unique_ptr<hal::Kernel> fallback)
+      : engine_(std::move(engine)),
+        epsilon_(epsilon),
+        relu_(relu),
+        blocked_(blocked),
+        fallback_(std::move(fallback)) {}
 
   Status Compute(hal::KernelContext& context) const override {
     try {
@@ -35,10 +45,10 @@ class DnnlBatchNormalization final : public hal::Kernel {
           params[i]->dtype() == DType::kF32 && plain_f32 && params[i]->num_elements() == x->dim(1);
     }
     // Other dtypes and mis-shaped parameters: the reference kernel computes or explains.
-    if (!plain_f32) return fallback_->Compute(context);
+    if (!plain_f32) return Fallback(context);
     std::shared_ptr<const BatchNormPrimitive> entry =
         cache_.GetOrBuild({x->shape()}, [&] { return Build(x->shape()); });
-    if (!entry) return fallback_->Compute(context);
+    if (!entry) return Fallback(context);
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, x->shape()));
     const dnnl::engine& engine = *engine_;
     const dnnl::memory::desc channel_desc = PlainDesc({x->dim(1)});
@@ -52,13 +62,27 @@ class DnnlBatchNormalization final : public hal::Kernel {
     return Status::Ok();
   }
 
+  // The reference kernel (on plain copies when blocked), then the fused Relu.
+  Status Fallback(hal::KernelContext& context) const {
+    if (!blocked_ && !relu_) return fallback_->Compute(context);
+    const auto relu = [](Tensor& y) {
+      if (y.dtype() != DType::kF32) return;
+      float* v = y.data_as<float>();
+      for (int64_t i = 0; i < y.num_elements(); ++i) v[i] = v[i] > 0.f ? v[i] : 0.f;
+    };
+    return ComputeOnPlainCopies(*engine_, *fallback_, {blocked_}, blocked_, context,
+                                relu_ ? std::function<void(Tensor&)>(relu) : nullptr);
+  }
+
   std::shared_ptr<BatchNormPrimitive> Build(const Shape& x_shape) const {
     auto entry = std::make_shared<BatchNormPrimitive>();
+    auto flags = dnnl::normalization_flags::use_global_stats |
+                 dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    if (relu_) flags |= dnnl::normalization_flags::fuse_norm_relu;
     try {
+      // Plain tensors stay plain: oneDNN 2.6's plain batch norm is vectorized over space.
       const dnnl::batch_normalization_forward::desc desc(
-          dnnl::prop_kind::forward_inference, PlainDesc(x_shape), epsilon_,
-          dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
-              dnnl::normalization_flags::use_shift);
+          dnnl::prop_kind::forward_inference, LayoutDesc(x_shape, blocked_), epsilon_, flags);
       entry->pd =
           dnnl::batch_normalization_forward::primitive_desc(desc, ConcurrentAttr(), *engine_);
     } catch (const dnnl::error& error) {
@@ -71,6 +95,8 @@ class DnnlBatchNormalization final : public hal::Kernel {
 
   const DnnlEnginePtr engine_;
   const float epsilon_;
+  const bool relu_;     // the cpu-private form's fused Relu
+  const bool blocked_;  // X and Y channel-blocked
   const std::unique_ptr<hal::Kernel> fallback_;
   mutable PrimitiveCache<BatchNormPrimitive> cache_;
 };
@@ -101,18 +127,57 @@ hal::SupportResult SupportsBatchNormalization(const hal::KernelCreateInfo& info)
   return hal::SupportResult::Yes("onednn");
 }
 
+// The cpu-private form: a fused Relu and blocked layouts (4-D, channels a multiple of 8).
+hal::SupportResult SupportsCpuBatchNormalization(const hal::KernelCreateInfo& info) {
+  hal::SupportResult plain = SupportsBatchNormalization(info);
+  if (!plain.supported) return plain;
+  Result<std::string> activation = info.node.GetString(kBatchNormActivationAttr, "");
+  if (!activation.ok() || (!activation->empty() && *activation != "Relu")) {
+    return hal::SupportResult::No("oneDNN BatchNormalization fuses Relu only");
+  }
+  Result<bool> blocked = ParseBlockedLayout(info.node, kXLayoutAttr);
+  if (!blocked.ok()) return hal::SupportResult::No(blocked.status().message());
+  if (*blocked) {
+    const ir::ValueInfo* x = info.InputInfo(0);
+    if (!x || !x->shape || x->shape->size() != 4 || !(*x->shape)[1].is_static() ||
+        (*x->shape)[1].value % kBlockedChannels != 0) {
+      return hal::SupportResult::No("blocked BatchNormalization needs 4-D X, channels % 8 == 0");
+    }
+  }
+  return plain;
+}
+
+Result<std::unique_ptr<hal::Kernel>> CreateDnnlBatchNormalization(
+    const DnnlEnginePtr& engine, const hal::KernelCreateInfo& info) {
+  // The reference kernel reads the ONNX op (the layout and activation are handled here).
+  ir::Node onnx = info.node;
+  onnx.domain.clear();
+  for (const char* attr : {kXLayoutAttr, kYLayoutAttr, kBatchNormActivationAttr}) {
+    onnx.attributes.erase(attr);
+  }
+  UH_ASSIGN_OR_RETURN(std::unique_ptr<hal::Kernel> fallback,
+                      CreateReferenceBatchNormalization(hal::KernelCreateInfo{onnx, info.graph}));
+  UH_ASSIGN_OR_RETURN(float epsilon, info.node.GetFloat("epsilon", 1e-5f));
+  UH_ASSIGN_OR_RETURN(std::string activation, info.node.GetString(kBatchNormActivationAttr, ""));
+  UH_ASSIGN_OR_RETURN(bool x_blocked, ParseBlockedLayout(info.node, kXLayoutAttr));
+  UH_ASSIGN_OR_RETURN(bool y_blocked, ParseBlockedLayout(info.node, kYLayoutAttr));
+  if (x_blocked != y_blocked) {
+    return InvalidArgumentError(info.node.Describe() + ": X and Y of a BatchNormalization need " +
+                                "one layout");
+  }
+  return std::unique_ptr<hal::Kernel>(std::make_unique<DnnlBatchNormalization>(
+      engine, epsilon, activation == "Relu", x_blocked, std::move(fallback)));
+}
+
 }  // namespace
 
 void RegisterDnnlBatchNormalization(hal::KernelRegistry& registry, const DnnlEnginePtr& engine) {
-  RegisterDnnlKernel(
-      registry, "BatchNormalization", 7, SupportsBatchNormalization,
-      [engine](const hal::KernelCreateInfo& info) -> Result<std::unique_ptr<hal::Kernel>> {
-        UH_ASSIGN_OR_RETURN(std::unique_ptr<hal::Kernel> fallback,
-                            CreateReferenceBatchNormalization(info));
-        UH_ASSIGN_OR_RETURN(float epsilon, info.node.GetFloat("epsilon", 1e-5f));
-        return std::unique_ptr<hal::Kernel>(
-            std::make_unique<DnnlBatchNormalization>(engine, epsilon, std::move(fallback)));
-      });
+  auto create = [engine](const hal::KernelCreateInfo& info) {
+    return CreateDnnlBatchNormalization(engine, info);
+  };
+  RegisterDnnlKernel(registry, "BatchNormalization", 7, SupportsBatchNormalization, create);
+  registry.Register(hal::KernelDef{"BatchNormalization", kCpuFusionDomain, 1, INT_MAX, "onednn", 10,
+                                   SupportsCpuBatchNormalization, create});
 }
 
 }  // namespace unihal::cpu

@@ -113,5 +113,6 @@ void RegisterDnnlPools(hal::KernelRegistry& registry, const DnnlEnginePtr& engin
 void RegisterDnnlBatchNormalization(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 void RegisterDnnlFusedMatMul(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 void RegisterDnnlSoftmaxAndLayerNorm(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
+void RegisterDnnlLrn(hal::KernelRegistry& registry, const DnnlEnginePtr& engine);
 
 }  // namespace unihal::cpu

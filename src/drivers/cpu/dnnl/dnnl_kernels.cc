@@ -18,6 +18,7 @@ void RegisterDnnlKernels(hal::KernelRegistry& registry) {
   RegisterDnnlBatchNormalization(registry, engine);
   RegisterDnnlFusedMatMul(registry, engine);
   RegisterDnnlSoftmaxAndLayerNorm(registry, engine);
+  RegisterDnnlLrn(registry, engine);
 }
 
 }  // namespace unihal::cpu

@@ -1,8 +1,14 @@
-// oneDNN MaxPool / AveragePool / GlobalAveragePool (pooling_v2: dilations) on plain NCHW.
-// ceil_mode becomes extra right padding, as ONNX Runtime does; for an average that counts the
-// padding this differs from ONNX (the extra padding must not count), so those shapes go to
-// the reference kernel.
+// oneDNN MaxPool / AveragePool / GlobalAveragePool (pooling_v2: dilations), and their
+// cpu-private forms (domain kCpuFusionDomain, cpu_layout.h) reading and writing the
+// channel-blocked layout. oneDNN 2.6 has jit pooling only for blocked (and channels-last)
+// layouts, its plain-NCHW pooling is a slow reference loop, so plain tensors are pooled through
+// blocked copies. ceil_mode becomes extra right padding, as ONNX Runtime does; for an average
+// that counts the padding this differs from ONNX (the extra padding must not count), so those
+// shapes go to the reference kernel.
+#include "drivers/cpu/cpu_fusion.h"
+#include "drivers/cpu/cpu_layout.h"
 #include "drivers/cpu/dnnl/dnnl_common.h"
+#include "drivers/cpu/dnnl/dnnl_layout.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/window_geometry.h"
 
@@ -19,11 +25,13 @@ struct PoolPrimitive {
 class DnnlPool final : public hal::Kernel {
  public:
   DnnlPool(DnnlEnginePtr engine, PoolKind kind, WindowAttributes window, bool count_include_pad,
-           std::unique_ptr<hal::Kernel> fallback)
+           bool x_blocked, bool y_blocked, std::unique_ptr<hal::Kernel> fallback)
       : engine_(std::move(engine)),
         kind_(kind),
         window_(std::move(window)),
         count_include_pad_(count_include_pad),
+        x_blocked_(x_blocked),
+        y_blocked_(y_blocked),
         fallback_(std::move(fallback)) {}
 
   Status Compute(hal::KernelContext& context) const override {
@@ -38,9 +46,7 @@ class DnnlPool final : public hal::Kernel {
   Status ComputeOrThrow(hal::KernelContext& context) const {
     const ir::Node& node = context.node();
     UH_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(context, 0, "X"));
-    if (x->dtype() != DType::kF32 || x->rank() < 3 || x->rank() > 5) {
-      return fallback_->Compute(context);
-    }
+    if (x->dtype() != DType::kF32 || x->rank() < 3 || x->rank() > 5) return Fallback(context);
     const Shape spatial(x->shape().begin() + 2, x->shape().end());
     UH_ASSIGN_OR_RETURN(
         WindowGeometry g,
@@ -48,16 +54,29 @@ class DnnlPool final : public hal::Kernel {
                       kind_ == PoolKind::kGlobalAverage ? spatial : window_.kernel_shape));
     std::shared_ptr<const PoolPrimitive> entry =
         cache_.GetOrBuild({x->shape()}, [&] { return Build(x->shape(), g); });
-    if (!entry) return fallback_->Compute(context);
+    if (!entry) return Fallback(context);
     const dnnl::memory::desc dst_desc = entry->pd.dst_desc();
     const dnnl::memory::dims dst_dims = dst_desc.dims();  // a fresh vector per call
-    UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(
-                                        0, DType::kF32, Shape(dst_dims.begin(), dst_dims.end())));
+    const Shape y_shape(dst_dims.begin(), dst_dims.end());
+    UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
     const dnnl::engine& engine = *engine_;
-    ExecuteAndWait(engine, entry->primitive, entry->pd,
-                   {{DNNL_ARG_SRC, WrapMemory(entry->pd.src_desc(), engine, x->data())},
-                    {DNNL_ARG_DST, WrapMemory(dst_desc, engine, y->data())}});
+    const bool src_direct = x_blocked_ || BlockedIsPlain(x->shape());
+    const dnnl::memory src =
+        src_direct ? WrapMemory(entry->pd.src_desc(), engine, x->data())
+                   : ReorderToScratch(engine, WrapMemory(PlainDesc(x->shape()), engine, x->data()),
+                                      entry->pd.src_desc(), ScratchSlot::kSource);
+    const bool dst_direct = y_blocked_ || BlockedIsPlain(y_shape);
+    const dnnl::memory dst = dst_direct
+                                 ? WrapMemory(dst_desc, engine, y->data())
+                                 : ScratchMemory(engine, dst_desc, ScratchSlot::kDestination);
+    ExecuteAndWait(engine, entry->primitive, entry->pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+    if (!dst_direct) ReorderInto(engine, dst, WrapMemory(PlainDesc(y_shape), engine, y->data()));
     return Status::Ok();
+  }
+
+  Status Fallback(hal::KernelContext& context) const {
+    if (!x_blocked_ && !y_blocked_) return fallback_->Compute(context);
+    return ComputeOnPlainCopies(*engine_, *fallback_, {x_blocked_}, y_blocked_, context);
   }
 
   std::shared_ptr<PoolPrimitive> Build(const Shape& x_shape, const WindowGeometry& g) const {
@@ -80,10 +99,11 @@ class DnnlPool final : public hal::Kernel {
     y_shape.insert(y_shape.end(), g.output.begin(), g.output.end());
     auto entry = std::make_shared<PoolPrimitive>();
     try {
-      const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm,
-                                                PlainDesc(x_shape), PlainDesc(y_shape),
-                                                ToDnnlDims(g.strides), ToDnnlDims(g.kernel),
-                                                dilations, ToDnnlDims(g.pad_begin), padding_r);
+      // Blocked on both sides even for plain tensors: see the file comment.
+      const dnnl::pooling_v2_forward::desc desc(
+          dnnl::prop_kind::forward_inference, algorithm, ChannelBlockedDesc(x_shape),
+          ChannelBlockedDesc(y_shape), ToDnnlDims(g.strides), ToDnnlDims(g.kernel), dilations,
+          ToDnnlDims(g.pad_begin), padding_r);
       entry->pd = dnnl::pooling_v2_forward::primitive_desc(desc, ConcurrentAttr(), *engine_);
     } catch (const dnnl::error& error) {
       if (IsUnimplemented(error) || error.status == dnnl_invalid_arguments) return nullptr;
@@ -97,6 +117,8 @@ class DnnlPool final : public hal::Kernel {
   const PoolKind kind_;
   const WindowAttributes window_;
   const bool count_include_pad_;
+  const bool x_blocked_;  // X in the channel-blocked layout (the cpu-private form)
+  const bool y_blocked_;  // Y in the channel-blocked layout
   const std::unique_ptr<hal::Kernel> fallback_;
   mutable PrimitiveCache<PoolPrimitive> cache_;
 };
@@ -111,6 +133,18 @@ hal::SupportResult SupportsPool(const hal::KernelCreateInfo& info) {
     return hal::SupportResult::No("oneDNN MaxPool does not produce the Indices output");
   }
   return hal::SupportResult::Yes("onednn");
+}
+
+// The cpu-private form: X and/or Y blocked, so rank 4 with channels a multiple of 8.
+hal::SupportResult SupportsBlockedPool(const hal::KernelCreateInfo& info) {
+  hal::SupportResult plain = SupportsPool(info);
+  if (!plain.supported) return plain;
+  const ir::ValueInfo* x = info.InputInfo(0);
+  if (!x || !x->shape || x->shape->size() != 4 || !(*x->shape)[1].is_static() ||
+      (*x->shape)[1].value % kBlockedChannels != 0) {
+    return hal::SupportResult::No("blocked pooling needs 4-D X with channels a multiple of 8");
+  }
+  return plain;
 }
 
 hal::KernelFactory PoolFactory(const DnnlEnginePtr& engine, PoolKind kind) {
@@ -130,19 +164,24 @@ hal::KernelFactory PoolFactory(const DnnlEnginePtr& engine, PoolKind kind) {
       }
       UH_ASSIGN_OR_RETURN(window, ParseWindowAttributes(info.node, true));
     }
-    return std::unique_ptr<hal::Kernel>(std::make_unique<DnnlPool>(
-        engine, kind, std::move(window), count_include_pad != 0, std::move(fallback)));
+    UH_ASSIGN_OR_RETURN(bool x_blocked, ParseBlockedLayout(info.node, kXLayoutAttr));
+    UH_ASSIGN_OR_RETURN(bool y_blocked, ParseBlockedLayout(info.node, kYLayoutAttr));
+    return std::unique_ptr<hal::Kernel>(
+        std::make_unique<DnnlPool>(engine, kind, std::move(window), count_include_pad != 0,
+                                   x_blocked, y_blocked, std::move(fallback)));
   };
 }
 
 }  // namespace
 
 void RegisterDnnlPools(hal::KernelRegistry& registry, const DnnlEnginePtr& engine) {
-  RegisterDnnlKernel(registry, "MaxPool", 1, SupportsPool, PoolFactory(engine, PoolKind::kMax));
-  RegisterDnnlKernel(registry, "AveragePool", 1, SupportsPool,
-                     PoolFactory(engine, PoolKind::kAverage));
-  RegisterDnnlKernel(registry, "GlobalAveragePool", 1, SupportsPool,
-                     PoolFactory(engine, PoolKind::kGlobalAverage));
+  for (auto [op, kind] :
+       {std::pair{"MaxPool", PoolKind::kMax}, std::pair{"AveragePool", PoolKind::kAverage},
+        std::pair{"GlobalAveragePool", PoolKind::kGlobalAverage}}) {
+    RegisterDnnlKernel(registry, op, 1, SupportsPool, PoolFactory(engine, kind));
+    registry.Register(hal::KernelDef{op, kCpuFusionDomain, 1, INT_MAX, "onednn", 10,
+                                     SupportsBlockedPool, PoolFactory(engine, kind)});
+  }
 }
 
 }  // namespace unihal::cpu
