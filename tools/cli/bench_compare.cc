@@ -28,8 +28,12 @@ namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
 constexpr int kMaxBlocks = 10;
-// Idle time between blocks, so the other side's spinning threads park before we time.
-constexpr auto kPause = std::chrono::milliseconds(5);
+// Idle time between blocks, so the other side's spinning threads park before we time. ONNX
+// Runtime's intra-op workers spin for longer than 5 ms after a run: with a 5 ms pause they
+// took a core from unihal's next block (MobileNetV2 at 2 threads read 16 ms in the comparison
+// against 8-10 ms alone; with 100 ms, 8.7-10.5 ms). Both sides start every block from parked
+// threads.
+constexpr auto kPause = std::chrono::milliseconds(100);
 
 // A fresh folder under the system's temporary directory, removed with everything in it.
 class TempDir {
