@@ -83,6 +83,26 @@ Tensor FromDoubles(DType dtype, const Shape& shape, const std::vector<double>& v
   return t;
 }
 
+ir::ValueInfo F32Value(const std::string& name, const Shape& shape) {
+  ir::SymbolicShape dims;
+  for (int64_t d : shape) dims.push_back(ir::Dim::Static(d));
+  return ir::ValueInfo{name, DType::kF32, dims};
+}
+
+bool CpuKernelsCanRun(const ir::Node& node, const ir::Graph& graph) {
+  return AllCpuKernels().Supports(hal::KernelCreateInfo{node, graph}).supported;
+}
+
+Result<std::vector<Tensor>> CompileAndRun(const ir::Graph& graph,
+                                          const hal::KernelRegistry& kernels,
+                                          const std::vector<Tensor>& inputs) {
+  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> exe,
+                      hal::CompileWithKernels(graph, kernels, hal::ThreadPool::Process()));
+  std::vector<Tensor> outputs;
+  UH_RETURN_IF_ERROR(exe->Run(inputs, outputs));
+  return outputs;
+}
+
 Tensor RandomTensor(DType dtype, Shape shape, uint64_t seed, double lo, double hi) {
   Tensor t = *Tensor::Allocate(dtype, std::move(shape));
   std::mt19937_64 rng(seed);
@@ -138,17 +158,17 @@ double ElementAsDouble(const Tensor& t, int64_t i) {
   for (int64_t i = 0; i < actual.num_elements(); ++i) {
     const double a = ElementAsDouble(actual, i);
     const double e = ElementAsDouble(expected, i);
-    const bool ok = (std::isnan(a) && std::isnan(e)) || a == e ||
-                    std::abs(a - e) <= atol + rtol * std::abs(e);
+    const bool ok =
+        (std::isnan(a) && std::isnan(e)) || a == e || std::abs(a - e) <= atol + rtol * std::abs(e);
     if (!ok && bad++ == 0) {
       first = "element " + std::to_string(i) + ": " + std::to_string(a) + " vs expected " +
               std::to_string(e);
     }
   }
   if (bad) {
-    return ::testing::AssertionFailure() << bad << " of " << actual.num_elements()
-                                         << " elements differ (rtol " << rtol << ", atol "
-                                         << atol << "); first " << first;
+    return ::testing::AssertionFailure()
+           << bad << " of " << actual.num_elements() << " elements differ (rtol " << rtol
+           << ", atol " << atol << "); first " << first;
   }
   return ::testing::AssertionSuccess();
 }

@@ -41,6 +41,15 @@ Result<std::vector<Tensor>> RunNode(const hal::KernelRegistry& registry, const i
 // Registry with every cpu kernel (oneDNN and reference).
 const hal::KernelRegistry& AllCpuKernels();
 
+// Hand-built graphs: a float32 value of static `shape` (inputs, outputs, value_info).
+ir::ValueInfo F32Value(const std::string& name, const Shape& shape);
+// Whether the cpu's kernels accept `node` in `graph`: the FusionCheck of the cpu passes.
+bool CpuKernelsCanRun(const ir::Node& node, const ir::Graph& graph);
+// Compiles `graph` with `kernels` and runs it once on `inputs` (in graph input order).
+Result<std::vector<Tensor>> CompileAndRun(const ir::Graph& graph,
+                                          const hal::KernelRegistry& kernels,
+                                          const std::vector<Tensor>& inputs);
+
 // Deterministic uniform random values in [lo, hi) (integers: rounded), any dtype.
 Tensor RandomTensor(DType dtype, Shape shape, uint64_t seed, double lo = -1.0, double hi = 1.0);
 

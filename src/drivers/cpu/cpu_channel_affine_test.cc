@@ -17,34 +17,18 @@ using unihal::testing::AllClose;
 using unihal::testing::AllCpuKernels;
 using unihal::testing::AttrInt;
 using unihal::testing::AttrInts;
+using unihal::testing::CompileAndRun;
+using unihal::testing::CpuKernelsCanRun;
+using unihal::testing::F32Value;
 using unihal::testing::MakeNode;
 using unihal::testing::RandomTensor;
-
-ir::ValueInfo F32(const std::string& name, Shape shape) {
-  ir::SymbolicShape dims;
-  for (int64_t d : shape) dims.push_back(ir::Dim::Static(d));
-  return ir::ValueInfo{name, DType::kF32, dims};
-}
-
-bool CpuCanRun(const ir::Node& node, const ir::Graph& graph) {
-  return AllCpuKernels().Supports(hal::KernelCreateInfo{node, graph}).supported;
-}
-
-Result<std::vector<Tensor>> Run(const ir::Graph& graph, const hal::KernelRegistry& kernels,
-                                const Tensor& x) {
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> exe,
-                      hal::CompileWithKernels(graph, kernels, hal::ThreadPool::Process()));
-  std::vector<Tensor> outputs;
-  UH_RETURN_IF_ERROR(exe->Run(std::vector<Tensor>{x}, outputs));
-  return outputs;
-}
 
 void ExpectSameResults(const ir::Graph& g, const ir::Graph& optimized, const Shape& x_shape) {
   hal::KernelRegistry reference;
   RegisterReferenceCpuKernels(reference);
   const Tensor x = RandomTensor(DType::kF32, x_shape, 3);
-  Result<std::vector<Tensor>> expected = Run(g, reference, x);
-  Result<std::vector<Tensor>> actual = Run(optimized, AllCpuKernels(), x);
+  Result<std::vector<Tensor>> expected = CompileAndRun(g, reference, {x});
+  Result<std::vector<Tensor>> actual = CompileAndRun(optimized, AllCpuKernels(), {x});
   ASSERT_TRUE(expected.ok()) << expected.status().ToString();
   ASSERT_TRUE(actual.ok()) << actual.status().ToString();
   ASSERT_EQ(actual->size(), expected->size());
@@ -71,7 +55,7 @@ void AddBatchNorm(ir::Graph& g, const std::string& name, const std::string& x, c
 // conv branch -> BN -> Mul -> Add -> Relu -> Conv -> Y.
 ir::Graph DenseGraph(int64_t c) {
   ir::Graph g;
-  g.inputs.push_back(F32("X", {1, 3, 8, 8}));
+  g.inputs.push_back(F32Value("X", {1, 3, 8, 8}));
   g.initializers["W0"] = RandomTensor(DType::kF32, {c, 3, 3, 3}, 1);
   g.initializers["W1"] = RandomTensor(DType::kF32, {c, c, 3, 3}, 2, -0.3, 0.3);
   g.initializers["W2"] = RandomTensor(DType::kF32, {8, 2 * c, 1, 1}, 3, -0.3, 0.3);
@@ -94,12 +78,12 @@ ir::Graph DenseGraph(int64_t c) {
   g.nodes.push_back(MakeNode("Sub", {"m1", "b1"}, {"a1"}));
   g.nodes.push_back(MakeNode("Relu", {"a1"}, {"r1"}));
   g.nodes.push_back(MakeNode("Conv", {"r1", "W2"}, {"Y"}));
-  for (const char* v : {"c0", "n0", "m0", "a0", "r0"}) g.value_info[v] = F32(v, {1, c, 8, 8});
-  for (const char* v : {"p", "c1"}) g.value_info[v] = F32(v, {1, c, 4, 4});
+  for (const char* v : {"c0", "n0", "m0", "a0", "r0"}) g.value_info[v] = F32Value(v, {1, c, 8, 8});
+  for (const char* v : {"p", "c1"}) g.value_info[v] = F32Value(v, {1, c, 4, 4});
   for (const char* v : {"cat", "n1", "m1", "a1", "r1"}) {
-    g.value_info[v] = F32(v, {1, 2 * c, 4, 4});
+    g.value_info[v] = F32Value(v, {1, 2 * c, 4, 4});
   }
-  g.outputs.push_back(F32("Y", {1, 8, 4, 4}));
+  g.outputs.push_back(F32Value("Y", {1, 8, 4, 4}));
   return g;
 }
 
@@ -114,7 +98,7 @@ TEST(CpuChannelAffineTest, FoldsIntoConvsAndFusesBatchNormChains) {
     SCOPED_TRACE(c);
     const ir::Graph g = DenseGraph(c);
     ir::Graph t = g;
-    ASSERT_TRUE(FuseChannelAffine(t, CpuCanRun).ok());
+    ASSERT_TRUE(FuseChannelAffine(t, CpuKernelsCanRun).ok());
     EXPECT_EQ(OpTypes(t), (std::vector<std::string>{"Conv", "Relu", "MaxPool", "Conv", "Concat",
                                                     "BatchNormalization", "Conv"}));
     const ir::Node& bn = t.nodes[5];
@@ -122,8 +106,8 @@ TEST(CpuChannelAffineTest, FoldsIntoConvsAndFusesBatchNormChains) {
     EXPECT_EQ(*bn.GetString(kBatchNormActivationAttr, ""), "Relu");
     EXPECT_EQ(bn.outputs[0], "r1");
     ExpectSameResults(g, t, {1, 3, 8, 8});
-    ASSERT_TRUE(FuseConvPostOps(t, CpuCanRun).ok());
-    ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuCanRun).ok());
+    ASSERT_TRUE(FuseConvPostOps(t, CpuKernelsCanRun).ok());
+    ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
     const ir::Node& blocked_bn = t.nodes[4];
     ASSERT_EQ(blocked_bn.op_type, "BatchNormalization");
     EXPECT_EQ(*blocked_bn.GetInt(kXLayoutAttr, 0), c == 8 ? kBlockedChannels : 0);
@@ -133,7 +117,7 @@ TEST(CpuChannelAffineTest, FoldsIntoConvsAndFusesBatchNormChains) {
 
 TEST(CpuChannelAffineTest, LeavesBroadcastsAndSharedValuesAlone) {
   ir::Graph g;
-  g.inputs.push_back(F32("X", {1, 4, 5, 5}));
+  g.inputs.push_back(F32Value("X", {1, 4, 5, 5}));
   g.initializers["W"] = RandomTensor(DType::kF32, {4, 4, 1, 1}, 1);
   g.initializers["k"] = RandomTensor(DType::kF32, {4, 5, 5}, 2);  // not per channel
   g.initializers["s"] = RandomTensor(DType::kF32, {4, 1, 1}, 3);
@@ -141,10 +125,10 @@ TEST(CpuChannelAffineTest, LeavesBroadcastsAndSharedValuesAlone) {
   g.nodes.push_back(MakeNode("Mul", {"c", "k"}, {"m"}));
   g.nodes.push_back(MakeNode("Conv", {"m", "W"}, {"d"}));
   g.nodes.push_back(MakeNode("Add", {"d", "s"}, {"Y"}));  // d is also a graph output
-  for (const char* v : {"c", "m", "d", "Y"}) g.value_info[v] = F32(v, {1, 4, 5, 5});
+  for (const char* v : {"c", "m", "d", "Y"}) g.value_info[v] = F32Value(v, {1, 4, 5, 5});
   g.outputs = {g.value_info.at("Y"), g.value_info.at("d")};
   ir::Graph t = g;
-  ASSERT_TRUE(FuseChannelAffine(t, CpuCanRun).ok());
+  ASSERT_TRUE(FuseChannelAffine(t, CpuKernelsCanRun).ok());
   EXPECT_EQ(OpTypes(t), OpTypes(g));
   ExpectSameResults(g, t, {1, 4, 5, 5});
 }
@@ -152,15 +136,15 @@ TEST(CpuChannelAffineTest, LeavesBroadcastsAndSharedValuesAlone) {
 TEST(CpuChannelAffineTest, FiveDimensionalValuesAreLeftAlone) {
   // [4, 1, 1] broadcasts along depth (also 4) of a 5-D value, not along its channels.
   ir::Graph g;
-  g.inputs.push_back(F32("X", {1, 4, 4, 3, 3}));
+  g.inputs.push_back(F32Value("X", {1, 4, 4, 3, 3}));
   g.initializers["W"] = RandomTensor(DType::kF32, {4, 4, 1, 1, 1}, 1);
   g.initializers["k"] = RandomTensor(DType::kF32, {4, 1, 1}, 2);
   g.nodes.push_back(MakeNode("Conv", {"X", "W"}, {"c"}));
   g.nodes.push_back(MakeNode("Mul", {"c", "k"}, {"Y"}));
-  for (const char* v : {"c", "Y"}) g.value_info[v] = F32(v, {1, 4, 4, 3, 3});
+  for (const char* v : {"c", "Y"}) g.value_info[v] = F32Value(v, {1, 4, 4, 3, 3});
   g.outputs = {g.value_info.at("Y")};
   ir::Graph t = g;
-  ASSERT_TRUE(FuseChannelAffine(t, CpuCanRun).ok());
+  ASSERT_TRUE(FuseChannelAffine(t, CpuKernelsCanRun).ok());
   EXPECT_EQ(OpTypes(t), OpTypes(g));
   ExpectSameResults(g, t, {1, 4, 4, 3, 3});
 }

@@ -13,14 +13,11 @@ using unihal::testing::AllClose;
 using unihal::testing::AllCpuKernels;
 using unihal::testing::AttrFloat;
 using unihal::testing::AttrInts;
+using unihal::testing::CompileAndRun;
+using unihal::testing::CpuKernelsCanRun;
+using unihal::testing::F32Value;
 using unihal::testing::MakeNode;
 using unihal::testing::RandomTensor;
-
-ir::ValueInfo F32(const std::string& name, Shape shape) {
-  ir::SymbolicShape dims;
-  for (int64_t d : shape) dims.push_back(ir::Dim::Static(d));
-  return ir::ValueInfo{name, DType::kF32, dims};
-}
 
 ir::Node Named(ir::Node node, std::string name) {
   node.name = std::move(name);
@@ -32,7 +29,7 @@ ir::Node Named(ir::Node node, std::string name) {
 ir::Graph BlockGraph() {
   ir::Graph g;
   const Shape shape{1, 8, 7, 7};
-  g.inputs.push_back(F32("X", shape));
+  g.inputs.push_back(F32Value("X", shape));
   for (const char* w : {"W1", "W2", "W3", "W4", "W5"}) {
     g.initializers[w] = RandomTensor(DType::kF32, {8, 8, 3, 3}, w[1]);
   }
@@ -53,29 +50,17 @@ ir::Graph BlockGraph() {
   g.nodes.push_back(Named(MakeNode("Conv", {"r4", "W5", "B"}, {"c5"}, pads), "conv5"));
   g.nodes.push_back(Named(MakeNode("Sigmoid", {"c5"}, {"Y"}), "sigmoid5"));
   for (const char* v : {"c1", "r1", "c2", "a2", "r2", "c3", "r3", "c4", "r4", "c5"}) {
-    g.value_info[v] = F32(v, shape);
+    g.value_info[v] = F32Value(v, shape);
   }
-  g.outputs.push_back(F32("Y", shape));
-  g.outputs.push_back(F32("c5", shape));
+  g.outputs.push_back(F32Value("Y", shape));
+  g.outputs.push_back(F32Value("c5", shape));
   return g;
-}
-
-bool CpuCanRun(const ir::Node& fused, const ir::Graph& graph) {
-  return AllCpuKernels().Supports(hal::KernelCreateInfo{fused, graph}).supported;
-}
-
-Result<std::vector<Tensor>> RunOnCpu(const ir::Graph& graph, const Tensor& x) {
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> exe,
-                      hal::CompileWithKernels(graph, AllCpuKernels(), hal::ThreadPool::Process()));
-  std::vector<Tensor> outputs;
-  UH_RETURN_IF_ERROR(exe->Run(std::vector<Tensor>{x}, outputs));
-  return outputs;
 }
 
 TEST(CpuFusionTest, FusesConvSumAndActivationsAndStaysEquivalent) {
   const ir::Graph original = BlockGraph();
   ir::Graph fused = original;
-  ASSERT_TRUE(FuseConvPostOps(fused, CpuCanRun).ok());
+  ASSERT_TRUE(FuseConvPostOps(fused, CpuKernelsCanRun).ok());
   std::vector<std::string> ops;
   for (const ir::Node& node : fused.nodes) ops.push_back(node.op_type);
   EXPECT_EQ(ops, (std::vector<std::string>{"FusedConv", "FusedConv", "FusedConv", "FusedConv",
@@ -85,8 +70,8 @@ TEST(CpuFusionTest, FusesConvSumAndActivationsAndStaysEquivalent) {
   EXPECT_EQ(fused.nodes[2].inputs.size(), 2u);  // no bias, no sum
   EXPECT_EQ(fused.nodes[2].domain, kCpuFusionDomain);
   const Tensor x = RandomTensor(DType::kF32, {1, 8, 7, 7}, 11);
-  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
-  Result<std::vector<Tensor>> after = RunOnCpu(fused, x);
+  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(fused, AllCpuKernels(), {x});
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
@@ -94,23 +79,23 @@ TEST(CpuFusionTest, FusesConvSumAndActivationsAndStaysEquivalent) {
 TEST(CpuFusionTest, TwoConvsIntoOneAddFuseOnlyOnce) {
   ir::Graph g;
   const Shape shape{1, 8, 7, 7};
-  g.inputs.push_back(F32("X", shape));
+  g.inputs.push_back(F32Value("X", shape));
   g.initializers["W1"] = RandomTensor(DType::kF32, {8, 8, 1, 1}, 1);
   g.initializers["W2"] = RandomTensor(DType::kF32, {8, 8, 1, 1}, 2);
   g.nodes.push_back(Named(MakeNode("Conv", {"X", "W1"}, {"a"}), "main"));
   g.nodes.push_back(Named(MakeNode("Conv", {"X", "W2"}, {"b"}), "shortcut"));
   g.nodes.push_back(Named(MakeNode("Add", {"a", "b"}, {"s"}), "add"));
   g.nodes.push_back(Named(MakeNode("Relu", {"s"}, {"Y"}), "relu"));
-  for (const char* v : {"a", "b", "s"}) g.value_info[v] = F32(v, shape);
-  g.outputs.push_back(F32("Y", shape));
+  for (const char* v : {"a", "b", "s"}) g.value_info[v] = F32Value(v, shape);
+  g.outputs.push_back(F32Value("Y", shape));
   ir::Graph fused = g;
-  ASSERT_TRUE(FuseConvPostOps(fused, CpuCanRun).ok());
+  ASSERT_TRUE(FuseConvPostOps(fused, CpuKernelsCanRun).ok());
   ASSERT_EQ(fused.nodes.size(), 2u);
   EXPECT_EQ(fused.nodes[0].op_type, "Conv");
   EXPECT_EQ(fused.nodes[1].inputs, (std::vector<std::string>{"X", "W1", "", "b"}));
   const Tensor x = RandomTensor(DType::kF32, shape, 3);
-  Result<std::vector<Tensor>> before = RunOnCpu(g, x);
-  Result<std::vector<Tensor>> after = RunOnCpu(fused, x);
+  Result<std::vector<Tensor>> before = CompileAndRun(g, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(fused, AllCpuKernels(), {x});
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
 }
@@ -120,8 +105,8 @@ int64_t Layout(const ir::Node& node, const char* attr) { return *node.GetInt(att
 TEST(CpuLayoutTest, KeepsOnlyConvToConvValuesBlockedAndStaysEquivalent) {
   const ir::Graph original = BlockGraph();
   ir::Graph g = original;
-  ASSERT_TRUE(FuseConvPostOps(g, CpuCanRun).ok());
-  ASSERT_TRUE(KeepConvActivationsBlocked(g, CpuCanRun).ok());
+  ASSERT_TRUE(FuseConvPostOps(g, CpuKernelsCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(g, CpuKernelsCanRun).ok());
   ASSERT_EQ(g.nodes.size(), 6u);
   // X is a graph input: read plain; r1..r4 pass between convs blocked.
   EXPECT_EQ(Layout(g.nodes[0], kXLayoutAttr), 0);
@@ -135,8 +120,8 @@ TEST(CpuLayoutTest, KeepsOnlyConvToConvValuesBlockedAndStaysEquivalent) {
   EXPECT_EQ(Layout(g.nodes[4], kYLayoutAttr), 0);
   EXPECT_EQ(g.nodes[5].op_type, "Sigmoid");
   const Tensor x = RandomTensor(DType::kF32, {1, 8, 7, 7}, 11);
-  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
-  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(g, AllCpuKernels(), {x});
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
@@ -144,7 +129,7 @@ TEST(CpuLayoutTest, KeepsOnlyConvToConvValuesBlockedAndStaysEquivalent) {
 TEST(CpuLayoutTest, BlockedSumAndOddChannelsStayCorrect) {
   // a (12 channels: not a multiple of 8) stays plain; b (8 channels) feeds the sum blocked.
   ir::Graph g;
-  g.inputs.push_back(F32("X", {1, 8, 5, 5}));
+  g.inputs.push_back(F32Value("X", {1, 8, 5, 5}));
   g.initializers["Wa"] = RandomTensor(DType::kF32, {12, 8, 3, 3}, 1);
   g.initializers["Wb"] = RandomTensor(DType::kF32, {8, 8, 1, 1}, 2);
   g.initializers["Wc"] = RandomTensor(DType::kF32, {8, 12, 3, 3}, 3);
@@ -154,20 +139,20 @@ TEST(CpuLayoutTest, BlockedSumAndOddChannelsStayCorrect) {
   g.nodes.push_back(Named(MakeNode("Conv", {"a", "Wc"}, {"c"}, pads), "cc"));
   g.nodes.push_back(Named(MakeNode("Add", {"c", "b"}, {"s"}), "add"));
   g.nodes.push_back(Named(MakeNode("Relu", {"s"}, {"Y"}), "relu"));
-  g.value_info["a"] = F32("a", {1, 12, 5, 5});
-  for (const char* v : {"b", "c", "s"}) g.value_info[v] = F32(v, {1, 8, 5, 5});
-  g.outputs.push_back(F32("Y", {1, 8, 5, 5}));
+  g.value_info["a"] = F32Value("a", {1, 12, 5, 5});
+  for (const char* v : {"b", "c", "s"}) g.value_info[v] = F32Value(v, {1, 8, 5, 5});
+  g.outputs.push_back(F32Value("Y", {1, 8, 5, 5}));
   ir::Graph t = g;
-  ASSERT_TRUE(FuseConvPostOps(t, CpuCanRun).ok());
-  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuCanRun).ok());
+  ASSERT_TRUE(FuseConvPostOps(t, CpuKernelsCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
   ASSERT_EQ(t.nodes.size(), 3u);
   EXPECT_EQ(Layout(t.nodes[0], kYLayoutAttr), 0);
   EXPECT_EQ(Layout(t.nodes[1], kYLayoutAttr), kBlockedChannels);
   EXPECT_EQ(Layout(t.nodes[2], kSumLayoutAttr), kBlockedChannels);
   EXPECT_EQ(Layout(t.nodes[2], kYLayoutAttr), 0);
   const Tensor x = RandomTensor(DType::kF32, {1, 8, 5, 5}, 4);
-  Result<std::vector<Tensor>> before = RunOnCpu(g, x);
-  Result<std::vector<Tensor>> after = RunOnCpu(t, x);
+  Result<std::vector<Tensor>> before = CompileAndRun(g, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(t, AllCpuKernels(), {x});
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
 }

@@ -16,33 +16,17 @@ using unihal::testing::AllClose;
 using unihal::testing::AllCpuKernels;
 using unihal::testing::AttrInt;
 using unihal::testing::AttrInts;
+using unihal::testing::CompileAndRun;
+using unihal::testing::CpuKernelsCanRun;
+using unihal::testing::F32Value;
 using unihal::testing::MakeNode;
 using unihal::testing::RandomTensor;
-
-ir::ValueInfo F32(const std::string& name, Shape shape) {
-  ir::SymbolicShape dims;
-  for (int64_t d : shape) dims.push_back(ir::Dim::Static(d));
-  return ir::ValueInfo{name, DType::kF32, dims};
-}
-
-bool CpuCanRun(const ir::Node& node, const ir::Graph& graph) {
-  return AllCpuKernels().Supports(hal::KernelCreateInfo{node, graph}).supported;
-}
-
-Result<std::vector<Tensor>> Run(const ir::Graph& graph, const hal::KernelRegistry& kernels,
-                                const Tensor& x) {
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> exe,
-                      hal::CompileWithKernels(graph, kernels, hal::ThreadPool::Process()));
-  std::vector<Tensor> outputs;
-  UH_RETURN_IF_ERROR(exe->Run(std::vector<Tensor>{x}, outputs));
-  return outputs;
-}
 
 // The cpu device's passes, as in its Compile.
 ir::Graph Optimized(const ir::Graph& g) {
   ir::Graph t = g;
-  EXPECT_TRUE(FuseConvPostOps(t, CpuCanRun).ok());
-  EXPECT_TRUE(KeepConvActivationsBlocked(t, CpuCanRun).ok());
+  EXPECT_TRUE(FuseConvPostOps(t, CpuKernelsCanRun).ok());
+  EXPECT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
   return t;
 }
 
@@ -51,8 +35,8 @@ void ExpectSameResults(const ir::Graph& g, const ir::Graph& optimized, const Sha
   hal::KernelRegistry reference;
   RegisterReferenceCpuKernels(reference);
   const Tensor x = RandomTensor(DType::kF32, x_shape, 7);
-  Result<std::vector<Tensor>> expected = Run(g, reference, x);
-  Result<std::vector<Tensor>> actual = Run(optimized, AllCpuKernels(), x);
+  Result<std::vector<Tensor>> expected = CompileAndRun(g, reference, {x});
+  Result<std::vector<Tensor>> actual = CompileAndRun(optimized, AllCpuKernels(), {x});
   ASSERT_TRUE(expected.ok()) << expected.status().ToString();
   ASSERT_TRUE(actual.ok()) << actual.status().ToString();
   ASSERT_EQ(actual->size(), expected->size());
@@ -76,7 +60,7 @@ int64_t Layout(const ir::Graph& g, const std::string& output, const char* attr) 
 // Builder of small CNN graphs with 3x3 (padded) convolutions.
 class CnnBuilder {
  public:
-  explicit CnnBuilder(Shape x_shape) { g_.inputs.push_back(F32("X", x_shape)); }
+  explicit CnnBuilder(Shape x_shape) { g_.inputs.push_back(F32Value("X", x_shape)); }
   // y = Conv(x) with `out` channels (+ Relu when `relu`), spatial size kept.
   void Conv(const std::string& x, const std::string& y, int64_t in, int64_t out, Shape hw,
             bool relu = true) {
@@ -94,7 +78,7 @@ class CnnBuilder {
     Value(node.outputs[0], y_shape);
     g_.nodes.push_back(std::move(node));
   }
-  void Value(const std::string& name, Shape shape) { g_.value_info[name] = F32(name, shape); }
+  void Value(const std::string& name, Shape shape) { g_.value_info[name] = F32Value(name, shape); }
   void Output(const std::string& name) { g_.outputs.push_back(g_.value_info.at(name)); }
   const ir::Graph& graph() const { return g_; }
 
@@ -180,11 +164,11 @@ TEST(CpuLayoutTest, ValuesReadByGraphOutputsOrPlainOpsStayPlain) {
   ir::Graph g = b.graph();
   g.initializers["scale"] = RandomTensor(DType::kF32, {8, 1, 1}, 5);
   g.nodes.push_back(MakeNode("Mul", {"q", "scale"}, {"m"}));
-  g.value_info["m"] = F32("m", {1, 8, 4, 4});
+  g.value_info["m"] = F32Value("m", {1, 8, 4, 4});
   g.nodes.push_back(MakeNode("Conv", {"m", "W_q"}, {"r"}, {{"pads", AttrInts({1, 1, 1, 1})}}));
-  g.value_info["r"] = F32("r", {1, 8, 4, 4});
+  g.value_info["r"] = F32Value("r", {1, 8, 4, 4});
   g.nodes.push_back(MakeNode("Softmax", {"r"}, {"Y"}, {{"axis", AttrInt(1)}}));
-  g.value_info["Y"] = F32("Y", {1, 8, 4, 4});
+  g.value_info["Y"] = F32Value("Y", {1, 8, 4, 4});
   g.outputs = {g.value_info.at("Y"), g.value_info.at("p")};
   const ir::Graph t = Optimized(g);
   EXPECT_EQ(Layout(t, "a", kYLayoutAttr), kBlockedChannels);
@@ -221,7 +205,7 @@ TEST(CpuLayoutTest, PlainPoolsMatchTheReference) {
   // blocked copies.
   for (const char* op : {"MaxPool", "AveragePool", "GlobalAveragePool"}) {
     ir::Graph g;
-    g.inputs.push_back(F32("X", {2, 5, 9, 9}));
+    g.inputs.push_back(F32Value("X", {2, 5, 9, 9}));
     std::map<std::string, ir::Attribute> attrs;
     Shape y{2, 5, 1, 1};
     if (std::string(op) != "GlobalAveragePool") {
@@ -229,7 +213,7 @@ TEST(CpuLayoutTest, PlainPoolsMatchTheReference) {
       y = {2, 5, 4, 4};
     }
     g.nodes.push_back(MakeNode(op, {"X"}, {"Y"}, attrs));
-    g.outputs.push_back(F32("Y", y));
+    g.outputs.push_back(F32Value("Y", y));
     SCOPED_TRACE(op);
     ExpectSameResults(g, Optimized(g), {2, 5, 9, 9});
   }
@@ -259,9 +243,9 @@ TEST(CpuLayoutTest, LrnStaysBlockedBetweenConvs) {
 TEST(CpuLayoutTest, PlainLrnMatchesTheReference) {
   for (int64_t c : {5, 16}) {
     ir::Graph g;
-    g.inputs.push_back(F32("X", {2, c, 5, 7}));
+    g.inputs.push_back(F32Value("X", {2, c, 5, 7}));
     g.nodes.push_back(MakeNode("LRN", {"X"}, {"Y"}, {{"size", AttrInt(3)}}));
-    g.outputs.push_back(F32("Y", {2, c, 5, 7}));
+    g.outputs.push_back(F32Value("Y", {2, c, 5, 7}));
     SCOPED_TRACE(c);
     ExpectSameResults(g, Optimized(g), {2, c, 5, 7});
   }
@@ -278,7 +262,7 @@ TEST(CpuLayoutTest, GraphsWithSubgraphsAreLeftAlone) {
   node.attributes["then_branch"] = ir::Attribute(std::shared_ptr<const ir::Graph>(body));
   g.nodes.push_back(node);
   ir::Graph t = g;
-  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
   for (const ir::Node& n : t.nodes) EXPECT_EQ(n.domain, "") << n.op_type;
 }
 

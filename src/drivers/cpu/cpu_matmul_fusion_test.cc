@@ -12,21 +12,18 @@ namespace {
 
 using unihal::testing::AllClose;
 using unihal::testing::AllCpuKernels;
+using unihal::testing::CompileAndRun;
+using unihal::testing::CpuKernelsCanRun;
+using unihal::testing::F32Value;
 using unihal::testing::MakeNode;
 using unihal::testing::RandomTensor;
-
-ir::ValueInfo F32(const std::string& name, Shape shape) {
-  ir::SymbolicShape dims;
-  for (int64_t d : shape) dims.push_back(ir::Dim::Static(d));
-  return ir::ValueInfo{name, DType::kF32, dims};
-}
 
 // A transformer feed-forward block: h = GELU(X W1 + b1) in the (x * 0.5) * (1 + erf(x / sqrt2))
 // form, Y = h W2 + b2 + X; and a side branch G = (Z * (1 + erf(Z * (1/sqrt2)))) * 0.5 with
 // Z = X W3 + b3, the other GELU form.
 ir::Graph FeedForwardGraph() {
   ir::Graph g;
-  g.inputs.push_back(F32("X", {2, 6, 16}));
+  g.inputs.push_back(F32Value("X", {2, 6, 16}));
   g.initializers["W1"] = RandomTensor(DType::kF32, {16, 24}, 1);
   g.initializers["b1"] = RandomTensor(DType::kF32, {24}, 2);
   g.initializers["W2"] = RandomTensor(DType::kF32, {24, 16}, 3);
@@ -49,29 +46,18 @@ ir::Graph FeedForwardGraph() {
       MakeNode("Mul", {"q3", "half"}, {"G"}),
   };
   for (const char* v : {"m1", "x1", "d1", "e1", "h1", "p1", "g1"})
-    g.value_info[v] = F32(v, {2, 6, 24});
-  for (const char* v : {"m2", "x2"}) g.value_info[v] = F32(v, {2, 6, 16});
-  for (const char* v : {"m3", "z", "d3", "e3", "p3", "q3"}) g.value_info[v] = F32(v, {2, 6, 8});
-  g.outputs = {F32("Y", {2, 6, 16}), F32("G", {2, 6, 8})};
+    g.value_info[v] = F32Value(v, {2, 6, 24});
+  for (const char* v : {"m2", "x2"}) g.value_info[v] = F32Value(v, {2, 6, 16});
+  for (const char* v : {"m3", "z", "d3", "e3", "p3", "q3"})
+    g.value_info[v] = F32Value(v, {2, 6, 8});
+  g.outputs = {F32Value("Y", {2, 6, 16}), F32Value("G", {2, 6, 8})};
   return g;
-}
-
-bool CpuCanRun(const ir::Node& fused, const ir::Graph& graph) {
-  return AllCpuKernels().Supports(hal::KernelCreateInfo{fused, graph}).supported;
-}
-
-Result<std::vector<Tensor>> RunOnCpu(const ir::Graph& graph, const Tensor& x) {
-  UH_ASSIGN_OR_RETURN(std::shared_ptr<hal::Executable> exe,
-                      hal::CompileWithKernels(graph, AllCpuKernels(), hal::ThreadPool::Process()));
-  std::vector<Tensor> outputs;
-  UH_RETURN_IF_ERROR(exe->Run(std::vector<Tensor>{x}, outputs));
-  return outputs;
 }
 
 TEST(CpuMatMulFusionTest, FusesBiasGeluAndResidualAndStaysEquivalent) {
   const ir::Graph original = FeedForwardGraph();
   ir::Graph fused = original;
-  ASSERT_TRUE(FuseMatMulEpilogues(fused, CpuCanRun).ok());
+  ASSERT_TRUE(FuseMatMulEpilogues(fused, CpuKernelsCanRun).ok());
   ASSERT_EQ(fused.nodes.size(), 3u);
   for (const ir::Node& node : fused.nodes) EXPECT_EQ(node.op_type, kFusedMatMulOp);
   EXPECT_EQ(fused.nodes[0].inputs, (std::vector<std::string>{"X", "W1", "b1"}));
@@ -82,17 +68,17 @@ TEST(CpuMatMulFusionTest, FusesBiasGeluAndResidualAndStaysEquivalent) {
   EXPECT_EQ(fused.nodes[2].outputs, (std::vector<std::string>{"G"}));
   EXPECT_EQ(*fused.nodes[2].GetString("activation", ""), "Gelu");
   const Tensor x = RandomTensor(DType::kF32, {2, 6, 16}, 7);
-  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
-  Result<std::vector<Tensor>> after = RunOnCpu(fused, x);
+  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(fused, AllCpuKernels(), {x});
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
 
 TEST(CpuMatMulFusionTest, LeavesChainsWithOtherReadersOrWrongConstants) {
   ir::Graph g = FeedForwardGraph();
-  g.outputs.push_back(F32("x1", {2, 6, 24}));             // the GELU input is read elsewhere
+  g.outputs.push_back(F32Value("x1", {2, 6, 24}));        // the GELU input is read elsewhere
   g.initializers["half"] = Tensor::Scalar<float>(0.25f);  // and G's is no GELU any more
-  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuKernelsCanRun).ok());
   std::vector<std::string> ops;
   for (const ir::Node& node : g.nodes) ops.push_back(node.op_type);
   // MatMul+bias still fuse (x1 is their output); the GELU nodes stay.
@@ -101,10 +87,10 @@ TEST(CpuMatMulFusionTest, LeavesChainsWithOtherReadersOrWrongConstants) {
                                            "Mul"}));
   const Tensor x = RandomTensor(DType::kF32, {2, 6, 16}, 8);
   ir::Graph original = FeedForwardGraph();
-  original.outputs.push_back(F32("x1", {2, 6, 24}));
+  original.outputs.push_back(F32Value("x1", {2, 6, 24}));
   original.initializers["half"] = Tensor::Scalar<float>(0.25f);
-  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
-  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(g, AllCpuKernels(), {x});
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
@@ -115,13 +101,13 @@ TEST(CpuMatMulFusionTest, FusesWhenTheShapeOfAIsUnknown) {
   ir::Graph original = FeedForwardGraph();
   original.inputs[0].shape = std::nullopt;
   ir::Graph g = original;
-  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuKernelsCanRun).ok());
   std::vector<std::string> ops;
   for (const ir::Node& node : g.nodes) ops.push_back(node.op_type);
   EXPECT_EQ(ops, (std::vector<std::string>{"FusedMatMul", "FusedMatMul", "FusedMatMul"}));
   const Tensor x = RandomTensor(DType::kF32, {2, 6, 16}, 9);
-  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
-  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(g, AllCpuKernels(), {x});
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
@@ -138,7 +124,7 @@ TEST(CpuMatMulFusionTest, AResidualThatBroadcastsAtRunTimeStillAddsCorrectly) {
                     MakeNode("Add", {"R", "z"}, {"Y"})};
   original.outputs = {ir::ValueInfo{"Y", DType::kF32, std::nullopt}};
   ir::Graph g = original;
-  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuKernelsCanRun).ok());
   ASSERT_EQ(g.nodes.size(), 1u);
   EXPECT_EQ(g.nodes[0].inputs, (std::vector<std::string>{"X", "W", "b", "R"}));
   auto run = [](const ir::Graph& graph, const Tensor& x, const Tensor& r) {
@@ -170,19 +156,19 @@ TEST(CpuMatMulFusionTest, AMatMulWithoutBiasBecomesABiaslessFusedMatMul) {
   // Y = X W with a constant W, its output also read by a Relu: nothing to absorb, but the
   // product itself is rewritten (B packed once).
   ir::Graph original;
-  original.inputs.push_back(F32("X", {3, 5, 16}));
+  original.inputs.push_back(F32Value("X", {3, 5, 16}));
   original.initializers["W"] = RandomTensor(DType::kF32, {16, 24}, 21);
   original.nodes = {MakeNode("MatMul", {"X", "W"}, {"Y"}), MakeNode("Relu", {"Y"}, {"R"})};
-  original.outputs = {F32("Y", {3, 5, 24}), F32("R", {3, 5, 24})};
+  original.outputs = {F32Value("Y", {3, 5, 24}), F32Value("R", {3, 5, 24})};
   ir::Graph g = original;
-  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuCanRun).ok());
+  ASSERT_TRUE(FuseMatMulEpilogues(g, CpuKernelsCanRun).ok());
   ASSERT_EQ(g.nodes.size(), 2u);
   EXPECT_EQ(g.nodes[0].op_type, kFusedMatMulOp);
   EXPECT_EQ(g.nodes[0].inputs, (std::vector<std::string>{"X", "W"}));
   EXPECT_EQ(g.nodes[1].op_type, "Relu");
   const Tensor x = RandomTensor(DType::kF32, {3, 5, 16}, 22);
-  Result<std::vector<Tensor>> before = RunOnCpu(original, x);
-  Result<std::vector<Tensor>> after = RunOnCpu(g, x);
+  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(g, AllCpuKernels(), {x});
   ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
   for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
