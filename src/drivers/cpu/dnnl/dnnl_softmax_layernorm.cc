@@ -24,19 +24,33 @@ struct RowPrimitive {
   Primitive primitive;
 };
 
-// Softmax along the innermost axis (or, before opset 13, along the flattened trailing axes).
-std::optional<RowView> SoftmaxRows(const ir::Node& node, const Shape& shape) {
-  const bool coerce_2d = node.opset < 13;
-  Result<int64_t> axis = node.GetInt("axis", coerce_2d ? 1 : -1);
+// The node's "axis" (default `default_axis`) normalised for `shape`; nullopt when invalid (the
+// reference kernel then explains).
+std::optional<int64_t> Axis(const ir::Node& node, const Shape& shape, int64_t default_axis) {
+  Result<int64_t> axis = node.GetInt("axis", default_axis);
   if (!axis.ok()) return std::nullopt;
   Result<int64_t> normalized = NormalizeAxis(node, *axis, static_cast<int64_t>(shape.size()));
   if (!normalized.ok()) return std::nullopt;
-  if (!coerce_2d && *normalized + 1 != static_cast<int64_t>(shape.size())) return std::nullopt;
+  return *normalized;
+}
+
+// `shape` flattened to [rows, cols] with the dims before `axis` as rows.
+RowView SplitAt(const Shape& shape, int64_t axis) {
   RowView view;
   for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    (d < *normalized ? view.rows : view.cols) *= shape[static_cast<size_t>(d)];
+    (d < axis ? view.rows : view.cols) *= shape[static_cast<size_t>(d)];
   }
   return view;
+}
+
+// Softmax along the innermost axis (or, before opset 13, along the flattened trailing axes).
+std::optional<RowView> SoftmaxRows(const ir::Node& node, const Shape& shape) {
+  const bool coerce_2d = node.opset < 13;
+  const std::optional<int64_t> axis = Axis(node, shape, coerce_2d ? 1 : -1);
+  if (!axis || (!coerce_2d && *axis + 1 != static_cast<int64_t>(shape.size()))) {
+    return std::nullopt;
+  }
+  return SplitAt(shape, *axis);
 }
 
 class DnnlSoftmax final : public hal::Kernel {
@@ -141,15 +155,9 @@ class DnnlLayerNormalization final : public hal::Kernel {
   }
 
   static std::optional<RowView> Rows(const ir::Node& node, const Shape& shape) {
-    Result<int64_t> axis = node.GetInt("axis", -1);
-    if (!axis.ok()) return std::nullopt;
-    Result<int64_t> normalized = NormalizeAxis(node, *axis, static_cast<int64_t>(shape.size()));
-    if (!normalized.ok()) return std::nullopt;
-    RowView view;
-    for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-      (d < *normalized ? view.rows : view.cols) *= shape[static_cast<size_t>(d)];
-    }
-    return view;
+    const std::optional<int64_t> axis = Axis(node, shape, -1);
+    if (!axis) return std::nullopt;
+    return SplitAt(shape, *axis);
   }
 
   // Mean / InvStdDev outputs, or statistics in another precision: the reference kernel.
