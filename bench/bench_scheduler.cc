@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,15 +78,38 @@ double ProcessCpuSeconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
+// The first Submit failure of a measurement (any thread); a figure measured past one would
+// mean nothing, so the measurement stops and main reports it.
+class FirstFailure {
+ public:
+  void Record(Status status) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failed_.exchange(true)) return;
+    status_ = std::move(status);
+  }
+  bool failed() const { return failed_.load(); }
+  Status status() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return status_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::atomic<bool> failed_{false};
+  Status status_;
+};
+
 // Also reports the process's CPU seconds, so a loaded machine's figure can be read as what
 // the scheduler costs per task rather than how much CPU it was given. `batch` 0: one Submit
 // per task; otherwise SubmitBatch calls of `batch` tasks each (every task still goes through
 // admission, placement, its lane's queue, a worker and its own completion callback).
-double TasksPerSecond(int cores, int64_t tasks, int batch, double* cpu_s) {
+Result<double> TasksPerSecond(int cores, int64_t tasks, int batch, double* cpu_s) {
   const double cpu_start = ProcessCpuSeconds();
   Scheduler scheduler(Lanes(cores), SchedulerOptions{});
   auto runner = std::make_shared<EmptyRunner>();
   std::atomic<int64_t> done{0};
+  std::atomic<int64_t> submitted{0};
+  FirstFailure failure;
   const int64_t per_thread = batch > 0 ? tasks / cores / batch * batch : tasks / cores;
   const LaneList all = AllLanes(cores);
   auto on_complete = [&done](TaskState, const Status&, const std::vector<Tensor>&) {
@@ -96,7 +120,7 @@ double TasksPerSecond(int cores, int64_t tasks, int batch, double* cpu_s) {
   for (int t = 0; t < cores; ++t) {
     submitters.emplace_back([&, t] {
       if (batch > 0) {
-        for (int64_t i = 0; i < per_thread / batch; ++i) {
+        for (int64_t i = 0; i < per_thread / batch && !failure.failed(); ++i) {
           SubmitBatchRequest r;
           r.runner = runner;
           r.count = static_cast<size_t>(batch);
@@ -104,28 +128,33 @@ double TasksPerSecond(int cores, int64_t tasks, int batch, double* cpu_s) {
           r.candidates = {t};
           r.failover = all;
           r.on_complete = on_complete;
-          if (!scheduler.SubmitBatch(std::move(r)).ok()) std::abort();
+          Result<std::vector<TaskHandle>> handles = scheduler.SubmitBatch(std::move(r));
+          if (!handles.ok()) return failure.Record(handles.status());
+          submitted.fetch_add(batch, std::memory_order_relaxed);
         }
         return;
       }
-      for (int64_t i = 0; i < per_thread; ++i) {
+      for (int64_t i = 0; i < per_thread && !failure.failed(); ++i) {
         SubmitRequest r;
         r.runner = runner;
         r.options.priority = static_cast<Priority>(i % kNumPriorities);
         r.candidates = {t};  // each submitter feeds its own core's lane
         r.failover = all;
         r.on_complete = on_complete;
-        if (!scheduler.Submit(std::move(r)).ok()) std::abort();
+        Result<TaskHandle> handle = scheduler.Submit(std::move(r));
+        if (!handle.ok()) return failure.Record(handle.status());
+        submitted.fetch_add(1, std::memory_order_relaxed);
       }
     });
   }
   for (auto& s : submitters) s.join();
-  while (done.load() < per_thread * cores) std::this_thread::yield();
+  while (done.load() < submitted.load()) std::this_thread::yield();
+  if (failure.failed()) return failure.status().WithContext("throughput");
   *cpu_s = ProcessCpuSeconds() - cpu_start;
   return static_cast<double>(per_thread * cores) / (static_cast<double>(NowNs() - start) * 1e-9);
 }
 
-std::vector<double> RoundTripsUs(int n) {
+Result<std::vector<double>> RoundTripsUs(int n) {
   Scheduler scheduler(Lanes(1), SchedulerOptions{});
   auto runner = std::make_shared<EmptyRunner>();
   std::vector<double> us;
@@ -134,20 +163,21 @@ std::vector<double> RoundTripsUs(int n) {
     r.runner = runner;
     r.candidates = {0};
     const int64_t start = NowNs();
-    Result<TaskHandle> h = scheduler.Submit(std::move(r));
-    h->Wait();
+    UH_ASSIGN_OR_RETURN(TaskHandle h, scheduler.Submit(std::move(r)));
+    h.Wait();
     if (i >= n / 10) us.push_back(static_cast<double>(NowNs() - start) * 1e-3);  // warm-up
   }
   return us;
 }
 
 // p50 latency (us) of critical tasks, with or without saturating background work.
-double CriticalLatencyUs(int cores, bool loaded, int samples) {
+Result<double> CriticalLatencyUs(int cores, bool loaded, int samples) {
   Scheduler scheduler(Lanes(cores), SchedulerOptions{});
   auto background = std::make_shared<SegmentRunner>(40, 50'000);  // 2 ms in 50 us segments
   auto critical = std::make_shared<SegmentRunner>(4, 50'000);     // 200 us
   std::atomic<bool> stop{false};
   std::atomic<int> outstanding{0};
+  FirstFailure failure;
   std::thread feeder;
   if (loaded) {
     feeder = std::thread([&] {
@@ -161,7 +191,11 @@ double CriticalLatencyUs(int cores, bool loaded, int samples) {
             outstanding.fetch_sub(1);
           };
           outstanding.fetch_add(1);
-          if (!scheduler.Submit(std::move(r)).ok()) std::abort();
+          Result<TaskHandle> handle = scheduler.Submit(std::move(r));
+          if (!handle.ok()) {
+            outstanding.fetch_sub(1);
+            return failure.Record(handle.status());
+          }
         } else {
           std::this_thread::sleep_for(std::chrono::microseconds(100));
         }
@@ -170,13 +204,17 @@ double CriticalLatencyUs(int cores, bool loaded, int samples) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::vector<double> us;
-  for (int i = 0; i < samples; ++i) {
+  for (int i = 0; i < samples && !failure.failed(); ++i) {
     SubmitRequest r;
     r.runner = critical;
     r.options.priority = Priority::kCritical;
     r.candidates = AllLanes(cores);
     const int64_t start = NowNs();
     Result<TaskHandle> h = scheduler.Submit(std::move(r));
+    if (!h.ok()) {
+      failure.Record(h.status());
+      break;
+    }
     h->Wait();
     us.push_back(static_cast<double>(NowNs() - start) * 1e-3);
     std::this_thread::sleep_for(std::chrono::microseconds(500));
@@ -184,6 +222,7 @@ double CriticalLatencyUs(int cores, bool loaded, int samples) {
   stop = true;
   if (feeder.joinable()) feeder.join();
   while (outstanding.load() > 0) std::this_thread::yield();
+  if (failure.failed()) return failure.status().WithContext("critical latency");
   return Percentile(us, 0.5);
 }
 
@@ -212,18 +251,30 @@ int main(int argc, char** argv) {
   batch = std::max(1, batch);
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const std::string load_before = LoadAverage();
+  auto fail = [](const unihal::Status& status) {
+    std::fprintf(stderr, "bench_scheduler: %s\n", status.ToString().c_str());
+    return 1;
+  };
   double single_cpu_s = 0, batched_cpu_s = 0;
-  const double single = TasksPerSecond(cores, tasks, 0, &single_cpu_s);
-  const double batched = TasksPerSecond(cores, tasks, batch, &batched_cpu_s);
+  const unihal::Result<double> single_or = TasksPerSecond(cores, tasks, 0, &single_cpu_s);
+  if (!single_or.ok()) return fail(single_or.status());
+  const unihal::Result<double> batched_or = TasksPerSecond(cores, tasks, batch, &batched_cpu_s);
+  if (!batched_or.ok()) return fail(batched_or.status());
+  const double single = *single_or, batched = *batched_or;
   auto per_cpu_s = [&](double cpu_s) { return cpu_s > 0 ? static_cast<double>(tasks) / cpu_s : 0; };
   if (throughput_only) {
     std::printf("single-submit %.0f tasks/s, batched (%d per SubmitBatch) %.0f tasks/s\n", single,
                 batch, batched);
     return 0;
   }
-  const std::vector<double> rt = RoundTripsUs(20000);
-  const double idle = CriticalLatencyUs(cores, false, 200);
-  const double busy = CriticalLatencyUs(cores, true, 200);
+  const unihal::Result<std::vector<double>> rt_or = RoundTripsUs(20000);
+  if (!rt_or.ok()) return fail(rt_or.status());
+  const std::vector<double>& rt = *rt_or;
+  const unihal::Result<double> idle_or = CriticalLatencyUs(cores, false, 200);
+  if (!idle_or.ok()) return fail(idle_or.status());
+  const unihal::Result<double> busy_or = CriticalLatencyUs(cores, true, 200);
+  if (!busy_or.ok()) return fail(busy_or.status());
+  const double idle = *idle_or, busy = *busy_or;
   const double ratio = idle > 0 ? busy / idle : 0;
   if (json) {
     // tasks_per_s is the batched figure, and the JSON says so: "tasks_per_s_is" names it, and
