@@ -4,12 +4,14 @@
 // layouts, its plain-NCHW pooling is a slow reference loop, so plain tensors are pooled through
 // blocked copies. ceil_mode becomes extra right padding, as ONNX Runtime does; for an average
 // that counts the padding this differs from ONNX (the extra padding must not count), so those
-// shapes go to the reference kernel.
+// shapes go to the reference kernel. 2-D windows run PoolBlocked8 (pool_blocked.h) on the
+// blocked bytes instead of oneDNN's pooling, which is several times slower on these machines.
 #include "drivers/cpu/cpu_fusion.h"
 #include "drivers/cpu/cpu_layout.h"
 #include "drivers/cpu/dnnl/dnnl_common.h"
 #include "drivers/cpu/dnnl/dnnl_layout.h"
 #include "drivers/cpu/kernels/nn_ref.h"
+#include "drivers/cpu/kernels/pool_blocked.h"
 #include "drivers/cpu/kernels/window_geometry.h"
 
 namespace unihal::cpu {
@@ -52,6 +54,7 @@ class DnnlPool final : public hal::Kernel {
         WindowGeometry g,
         ResolveWindow(node, window_, spatial,
                       kind_ == PoolKind::kGlobalAverage ? spatial : window_.kernel_shape));
+    if (g.rank() == 2) return ComputeBlocked8(context, *x, g);
     std::shared_ptr<const PoolPrimitive> entry =
         cache_.GetOrBuild({x->shape()}, [&] { return Build(x->shape(), g); });
     if (!entry) return Fallback(context);
@@ -70,6 +73,53 @@ class DnnlPool final : public hal::Kernel {
                                  ? WrapMemory(dst_desc, engine, y->data())
                                  : ScratchMemory(engine, dst_desc, ScratchSlot::kDestination);
     ExecuteAndWait(engine, entry->primitive, entry->pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+    if (!dst_direct) ReorderInto(engine, dst, WrapMemory(PlainDesc(y_shape), engine, y->data()));
+    return Status::Ok();
+  }
+
+  Status ComputeBlocked8(hal::KernelContext& context, const Tensor& x,
+                         const WindowGeometry& g) const {
+    bool extra_padding = false;
+    for (size_t i = 0; i < g.rank(); ++i) extra_padding |= g.PaddingForOutput(i) > g.pad_end[i];
+    if (kind_ != PoolKind::kMax && count_include_pad_ && extra_padding) {
+      return Fallback(context);  // see the file comment
+    }
+    const Shape y_shape{x.shape()[0], x.shape()[1], g.output[0], g.output[1]};
+    UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
+    const dnnl::engine& engine = *engine_;
+    const float* src = x.data_as<float>();
+    if (!x_blocked_ && !BlockedIsPlain(x.shape())) {
+      src = static_cast<const float*>(
+          ReorderToScratch(engine, WrapMemory(PlainDesc(x.shape()), engine, src),
+                           ChannelBlockedDesc(x.shape()), ScratchSlot::kSource)
+              .get_data_handle());
+    }
+    const bool dst_direct = y_blocked_ || BlockedIsPlain(y_shape);
+    const dnnl::memory dst =
+        dst_direct ? WrapMemory(ChannelBlockedDesc(y_shape), engine, y->data())
+                   : ScratchMemory(engine, ChannelBlockedDesc(y_shape), ScratchSlot::kDestination);
+    BlockedPoolGeometry geometry;
+    geometry.batch = x.shape()[0];
+    geometry.channel_blocks = (x.shape()[1] + kBlockedChannels - 1) / kBlockedChannels;
+    geometry.in_h = g.input[0];
+    geometry.in_w = g.input[1];
+    geometry.out_h = g.output[0];
+    geometry.out_w = g.output[1];
+    geometry.kernel_h = g.kernel[0];
+    geometry.kernel_w = g.kernel[1];
+    geometry.stride_h = g.strides[0];
+    geometry.stride_w = g.strides[1];
+    geometry.dilation_h = g.dilations[0];
+    geometry.dilation_w = g.dilations[1];
+    geometry.pad_top = g.pad_begin[0];
+    geometry.pad_left = g.pad_begin[1];
+    geometry.pad_bottom = g.pad_end[0];
+    geometry.pad_right = g.pad_end[1];
+    const BlockedPoolOp op = kind_ == PoolKind::kMax ? BlockedPoolOp::kMax
+                             : count_include_pad_    ? BlockedPoolOp::kAverageIncludePad
+                                                     : BlockedPoolOp::kAverageExcludePad;
+    PoolBlocked8(context.thread_pool(), geometry, op, src,
+                 static_cast<float*>(dst.get_data_handle()));
     if (!dst_direct) ReorderInto(engine, dst, WrapMemory(PlainDesc(y_shape), engine, y->data()));
     return Status::Ok();
   }

@@ -1,0 +1,127 @@
+#include "drivers/cpu/kernels/pool_blocked.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace unihal::cpu {
+namespace {
+
+constexpr int kLanes = 8;
+// GCC lowers this to one AVX register where the clone below targets AVX2, else to two SSE ones.
+typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+
+// First index k in [0, kernel) whose position start + k * dilation is >= 0, and one past the
+// last one < size.
+inline void ValidTaps(int64_t start, int64_t kernel, int64_t dilation, int64_t size, int64_t& first,
+                      int64_t& last) {
+  first = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
+  if (start + (kernel - 1) * dilation < size) {
+    last = kernel;
+  } else {
+    last = start < size ? (size - 1 - start) / dilation + 1 : 0;
+  }
+  if (last < first) last = first;
+}
+
+// Include-pad average: how many of the kernel's taps from `start` lie before size + pad_end.
+inline int64_t PaddedTaps(int64_t start, int64_t kernel, int64_t dilation, int64_t size,
+                          int64_t pad_end) {
+  const int64_t room = size - 1 + pad_end - start;
+  return room < 0 ? 0 : std::min(kernel, room / dilation + 1);
+}
+
+inline void Accumulate(bool is_max, Lanes& acc, const float* p) {
+  Lanes v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  if (is_max) {
+    acc = acc > v ? acc : v;
+  } else {
+    acc += v;
+  }
+}
+
+// One output row (all out_w pixels of one image, channel block and output row). Pixels whose
+// window lies inside the row go four at a time with their sums or maxima in registers, so
+// the four chains of dependent adds or maxima overlap; the pixels at the borders go one by one.
+__attribute__((target_clones("avx2", "default"))) void PoolRow(const BlockedPoolGeometry& g,
+                                                               BlockedPoolOp op, const float* plane,
+                                                               int64_t oh, float* out) {
+  const bool is_max = op == BlockedPoolOp::kMax;
+  Lanes init = Lanes{};
+  if (is_max) init -= std::numeric_limits<float>::infinity();
+  const int64_t h_start = oh * g.stride_h - g.pad_top;
+  int64_t kh_first, kh_last;
+  ValidTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, kh_first, kh_last);
+  const int64_t count_h = op == BlockedPoolOp::kAverageIncludePad
+                              ? PaddedTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, g.pad_bottom)
+                              : kh_last - kh_first;
+  const int64_t step = g.stride_w * kLanes;
+  auto finish = [&](Lanes& acc, int64_t ow, int64_t count_w) {
+    if (!is_max && count_h * count_w > 0) acc /= static_cast<float>(count_h * count_w);
+    __builtin_memcpy(out + ow * kLanes, &acc, sizeof(acc));
+  };
+
+  // Interior pixels: the whole window inside [0, in_w).
+  const int64_t span = (g.kernel_w - 1) * g.dilation_w;
+  const int64_t interior_first = std::min(g.out_w, (g.pad_left + g.stride_w - 1) / g.stride_w);
+  const int64_t interior_last = std::max(
+      interior_first, g.in_w - 1 - span + g.pad_left < 0
+                          ? interior_first
+                          : std::min(g.out_w, (g.in_w - 1 - span + g.pad_left) / g.stride_w + 1));
+  int64_t ow = interior_first;
+  for (; ow + 4 <= interior_last; ow += 4) {
+    Lanes a0 = init, a1 = init, a2 = init, a3 = init;
+    for (int64_t kh = kh_first; kh < kh_last; ++kh) {
+      const float* p =
+          plane + ((h_start + kh * g.dilation_h) * g.in_w + ow * g.stride_w - g.pad_left) * kLanes;
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw, p += g.dilation_w * kLanes) {
+        Accumulate(is_max, a0, p);
+        Accumulate(is_max, a1, p + step);
+        Accumulate(is_max, a2, p + 2 * step);
+        Accumulate(is_max, a3, p + 3 * step);
+      }
+    }
+    const int64_t count_w = g.kernel_w;  // no padding inside the row
+    finish(a0, ow, count_w);
+    finish(a1, ow + 1, count_w);
+    finish(a2, ow + 2, count_w);
+    finish(a3, ow + 3, count_w);
+  }
+  // The rest: borders and the interior's last few pixels.
+  for (int64_t col = 0; col < g.out_w; ++col) {
+    if (col >= interior_first && col < ow) continue;
+    const int64_t w_start = col * g.stride_w - g.pad_left;
+    int64_t kw_first, kw_last;
+    ValidTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, kw_first, kw_last);
+    Lanes acc = init;
+    for (int64_t kh = kh_first; kh < kh_last; ++kh) {
+      const float* p = plane + ((h_start + kh * g.dilation_h) * g.in_w + w_start) * kLanes;
+      for (int64_t kw = kw_first; kw < kw_last; ++kw) {
+        Accumulate(is_max, acc, p + kw * g.dilation_w * kLanes);
+      }
+    }
+    finish(acc, col,
+           op == BlockedPoolOp::kAverageIncludePad
+               ? PaddedTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, g.pad_right)
+               : kw_last - kw_first);
+  }
+}
+
+}  // namespace
+
+void PoolBlocked8(hal::ThreadPool& pool, const BlockedPoolGeometry& g, BlockedPoolOp op,
+                  const float* src, float* dst) {
+  const int64_t rows = g.batch * g.channel_blocks * g.out_h;
+  const int64_t in_plane = g.in_h * g.in_w * kLanes, out_row = g.out_w * kLanes;
+  // About 16k taps per chunk, so a small pool is not split across threads for nothing.
+  const int64_t taps_per_row = std::max<int64_t>(1, g.out_w * g.kernel_h * g.kernel_w);
+  const int64_t grain = std::max<int64_t>(1, (1 << 14) / taps_per_row);
+  pool.ParallelFor(rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t plane = r / g.out_h, oh = r % g.out_h;
+      PoolRow(g, op, src + plane * in_plane, oh, dst + r * out_row);
+    }
+  });
+}
+
+}  // namespace unihal::cpu

@@ -1,0 +1,106 @@
+// PoolBlocked8 against a float64 pooling written out here, on random nChw8c inputs: windows
+// at the borders, strides, dilations, both average divisors and a ceil_mode window that
+// reaches past the padding.
+#include "drivers/cpu/kernels/pool_blocked.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace unihal::cpu {
+namespace {
+
+struct Case {
+  const char* name;
+  BlockedPoolGeometry g;
+  BlockedPoolOp op;
+};
+
+BlockedPoolGeometry Geometry(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                             int64_t dilation, int64_t extra = 0) {
+  BlockedPoolGeometry g;
+  g.batch = 2;
+  g.channel_blocks = 2;
+  g.in_h = in;
+  g.in_w = in + 1;  // rows and columns differ, so a swapped index would show
+  g.kernel_h = g.kernel_w = kernel;
+  g.stride_h = g.stride_w = stride;
+  g.dilation_h = g.dilation_w = dilation;
+  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = pad;
+  const int64_t span = (kernel - 1) * dilation + 1;
+  g.out_h = (g.in_h + 2 * pad - span) / stride + 1 + extra;
+  g.out_w = (g.in_w + 2 * pad - span) / stride + 1 + extra;
+  return g;
+}
+
+// The expected value of output (n, block, lane, oh, ow), straight from the definition.
+double Expected(const BlockedPoolGeometry& g, BlockedPoolOp op, const std::vector<float>& src,
+                int64_t plane, int64_t lane, int64_t oh, int64_t ow) {
+  double max = -std::numeric_limits<double>::infinity(), sum = 0;
+  int64_t valid = 0, padded = 0;
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+      const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+      const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+      if (ih < g.in_h + g.pad_bottom && iw < g.in_w + g.pad_right) ++padded;
+      if (ih < 0 || iw < 0 || ih >= g.in_h || iw >= g.in_w) continue;
+      const double v = src[((plane * g.in_h + ih) * g.in_w + iw) * 8 + lane];
+      max = std::max(max, v);
+      sum += v;
+      ++valid;
+    }
+  }
+  if (op == BlockedPoolOp::kMax) return max;
+  const int64_t count = op == BlockedPoolOp::kAverageIncludePad ? padded : valid;
+  return count > 0 ? sum / count : 0;
+}
+
+class PoolBlockedTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(PoolBlockedTest, MatchesTheDefinition) {
+  const BlockedPoolGeometry& g = GetParam().g;
+  const BlockedPoolOp op = GetParam().op;
+  const int64_t planes = g.batch * g.channel_blocks;
+  std::vector<float> src(planes * g.in_h * g.in_w * 8);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> value(-4.f, 4.f);
+  for (float& v : src) v = value(rng);
+  std::vector<float> dst(planes * g.out_h * g.out_w * 8, std::nanf(""));
+  PoolBlocked8(hal::ThreadPool::Process(), g, op, src.data(), dst.data());
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        for (int64_t lane = 0; lane < 8; ++lane) {
+          const double want = Expected(g, op, src, plane, lane, oh, ow);
+          const float got = dst[((plane * g.out_h + oh) * g.out_w + ow) * 8 + lane];
+          ASSERT_NEAR(got, want, 1e-5 * std::max(1.0, std::abs(want)))
+              << "plane " << plane << " oh " << oh << " ow " << ow << " lane " << lane;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Geometries, PoolBlockedTest,
+    ::testing::Values(
+        Case{"max_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), BlockedPoolOp::kMax},
+        Case{"max_3x3_s2_p0", Geometry(11, 3, 2, 0, 1), BlockedPoolOp::kMax},
+        Case{"max_2x2_s2_dilated", Geometry(9, 2, 2, 0, 2), BlockedPoolOp::kMax},
+        Case{"max_ceil_window", Geometry(8, 3, 2, 0, 1, 1), BlockedPoolOp::kMax},
+        Case{"max_window_wider_than_input", Geometry(2, 5, 1, 2, 1), BlockedPoolOp::kMax},
+        Case{"avg_exclude_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), BlockedPoolOp::kAverageExcludePad},
+        Case{"avg_include_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), BlockedPoolOp::kAverageIncludePad},
+        Case{"avg_include_5x5_s3_p2", Geometry(13, 5, 3, 2, 1), BlockedPoolOp::kAverageIncludePad},
+        Case{"avg_exclude_dilated_p1", Geometry(10, 3, 1, 1, 2), BlockedPoolOp::kAverageExcludePad},
+        Case{"avg_exclude_ceil_window", Geometry(8, 3, 2, 0, 1, 1),
+             BlockedPoolOp::kAverageExcludePad},
+        Case{"avg_whole_height_7x8", Geometry(7, 7, 1, 0, 1), BlockedPoolOp::kAverageExcludePad}),
+    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace unihal::cpu
