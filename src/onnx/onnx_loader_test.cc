@@ -544,6 +544,24 @@ TEST(OnnxLoaderTest, ShapeInferenceFillsIntermediatesAndUntypedOutputs) {
   EXPECT_TRUE(graph.inputs.size() == 1 && graph.inputs[0].name == "X");
 }
 
+// Before IR 4 every initializer should also be a graph input; models that skip that (ONNX
+// Runtime runs them) must still get shapes past their weights.
+TEST(OnnxLoaderTest, ShapeInferenceTypesIr3InitializersThatAreNoInputs) {
+  onnx::ModelProto proto = NewModel(9, /*ir_version=*/3);
+  auto* g = proto.mutable_graph();
+  AddInput(g, "X", TensorProto::FLOAT, {1, 3});
+  AddInitializer(g, "W", unihal::testing::RandomTensor(DType::kF32, {3, 4}, 1));
+  AddNode(g, "MatMul", {"X", "W"}, {"XW"});
+  AddNode(g, "Relu", {"XW"}, {"Y"});
+  AddUntypedOutput(g, "Y");
+  Result<ir::Model> model = Load(proto);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(model->ir_version, 3);
+  ASSERT_NE(model->graph.FindValueInfo("XW"), nullptr);
+  EXPECT_EQ(model->graph.FindValueInfo("XW")->Describe(), "XW: float32[1, 4]");
+  EXPECT_EQ(model->graph.outputs[0].Describe(), "Y: float32[1, 4]");
+}
+
 TEST(OnnxLoaderTest, ShapeInferenceReadsSmallConstantShapes) {
   onnx::ModelProto proto = NewModel(13);
   auto* g = proto.mutable_graph();

@@ -39,6 +39,11 @@ onnx::ModelProto LightCopy(onnx::ModelProto& model) {
     target->set_data_type(init.data_type());
     *target->mutable_dims() = init.dims();
   }
+  // Before IR 4, libonnx takes initializer types only from the graph inputs that list them. An
+  // IR-3 model whose weights are initializers alone (ONNX Runtime runs those) would get no
+  // shape past its first weighted node, and every later node the reference kernels (SqueezeNet
+  // ran 17x slower). From IR 4 on, initializers are typed by themselves.
+  if (copy.ir_version() < 4) copy.set_ir_version(4);
   return copy;
 }
 

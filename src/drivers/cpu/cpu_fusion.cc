@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "drivers/cpu/cpu_graph_match.h"
+#include "drivers/cpu/dnnl/grouped_pointwise_conv.h"
+#include "drivers/cpu/kernels/window_geometry.h"
 
 namespace unihal::cpu {
 namespace {
@@ -51,12 +53,27 @@ bool TakeActivation(const ir::Graph& graph, const ir::Node& node, ir::Node& fuse
 
 // oneDNN 2.6 runs grouped (not depthwise) convolutions as GEMMs, whose sum post-op is a scalar
 // loop: 2.1 ms instead of 0.38 ms for ShuffleNet's 136-channel group-4 convs, far more than a
-// separate Add costs. Their Add (and the activation after it) stay separate.
+// separate Add costs. Their Add (and the activation after it) stay separate, except for the
+// grouped 1x1 convolutions that grouped_pointwise_conv.h runs, which add the sum in cache.
 bool SumFusesFast(const ir::Node& conv, const ir::Graph& graph) {
   Result<int64_t> group = conv.GetInt("group", 1);
   if (!group.ok() || *group == 1) return true;
   const Tensor* w = conv.inputs.size() > 1 ? graph.FindInitializer(conv.inputs[1]) : nullptr;
-  return w != nullptr && w->rank() >= 2 && w->dim(1) == 1 && w->dim(0) == *group;  // depthwise
+  if (w == nullptr || w->rank() < 3) return false;
+  if (w->dim(1) == 1 && w->dim(0) == *group) return true;  // depthwise
+  Result<WindowAttributes> window = ParseWindowAttributes(conv, false);
+  if (!window.ok()) return false;
+  const Shape kernel(w->shape().begin() + 2, w->shape().end());
+  const std::vector<int64_t> ones(kernel.size(), 1), zeros(kernel.size(), 0);
+  auto or_default = [](const std::vector<int64_t>& v, const std::vector<int64_t>& d) {
+    return v.empty() ? d : v;
+  };
+  // A 1x1 window with stride 1 pads nothing under SAME_* either.
+  const bool unpadded =
+      window->pads.empty() || window->pads == std::vector<int64_t>(2 * kernel.size(), 0);
+  return unpadded &&
+         IsGroupedPointwise(*group, w->dim(1), kernel, or_default(window->strides, ones),
+                            or_default(window->dilations, ones), zeros, zeros);
 }
 
 }  // namespace

@@ -76,6 +76,38 @@ TEST(CpuFusionTest, FusesConvSumAndActivationsAndStaysEquivalent) {
   for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
 }
 
+// ShuffleNet's unit: a grouped 1x1 conv whose Sum with the block input and Relu fuse (the
+// grouped pointwise path adds them in cache), and a grouped 3x3 conv whose Add stays separate.
+TEST(CpuFusionTest, GroupedPointwiseConvTakesSumAndRelu) {
+  ir::Graph g;
+  const Shape shape{2, 12, 5, 6};
+  g.inputs.push_back(F32Value("X", shape));
+  g.initializers["W1"] = RandomTensor(DType::kF32, {12, 4, 1, 1}, 1);
+  g.initializers["W3"] = RandomTensor(DType::kF32, {12, 4, 3, 3}, 3);
+  g.initializers["B"] = RandomTensor(DType::kF32, {12}, 9);
+  const std::map<std::string, ir::Attribute> group{{"group", unihal::testing::AttrInt(3)}};
+  std::map<std::string, ir::Attribute> padded = group;
+  padded["pads"] = AttrInts({1, 1, 1, 1});
+  g.nodes.push_back(Named(MakeNode("Conv", {"X", "W1", "B"}, {"c1"}, group), "gconv1"));
+  g.nodes.push_back(Named(MakeNode("Sum", {"c1", "X"}, {"s1"}), "sum1"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"s1"}, {"r1"}), "relu1"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"r1", "W3", "B"}, {"c3"}, padded), "gconv3"));
+  g.nodes.push_back(Named(MakeNode("Add", {"c3", "r1"}, {"Y"}), "add3"));
+  for (const char* v : {"c1", "s1", "r1", "c3"}) g.value_info[v] = F32Value(v, shape);
+  g.outputs.push_back(F32Value("Y", shape));
+  ir::Graph fused = g;
+  ASSERT_TRUE(FuseConvPostOps(fused, CpuKernelsCanRun).ok());
+  std::vector<std::string> ops;
+  for (const ir::Node& node : fused.nodes) ops.push_back(node.op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"FusedConv", "Conv", "Add"}));
+  EXPECT_EQ(fused.nodes[0].inputs, (std::vector<std::string>{"X", "W1", "B", "X"}));
+  const Tensor x = RandomTensor(DType::kF32, shape, 11);
+  Result<std::vector<Tensor>> before = CompileAndRun(g, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(fused, AllCpuKernels(), {x});
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
+}
+
 TEST(CpuFusionTest, TwoConvsIntoOneAddFuseOnlyOnce) {
   ir::Graph g;
   const Shape shape{1, 8, 7, 7};

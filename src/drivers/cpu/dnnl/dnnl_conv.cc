@@ -2,12 +2,15 @@
 // activations, and the cpu device's FusedConv (Conv + residual sum + activation as oneDNN
 // post-ops, see cpu_fusion.h). Weights go into the layout the primitive prefers; constant weights
 // are reordered once per input shape (at kernel creation when the input shape is static).
+// Grouped 1x1 convolutions on plain layouts bypass oneDNN's convolution
+// (grouped_pointwise_conv.h).
 #include <cstring>
 #include <optional>
 
 #include "drivers/cpu/cpu_fusion.h"
 #include "drivers/cpu/dnnl/dnnl_common.h"
 #include "drivers/cpu/dnnl/dnnl_post_ops.h"
+#include "drivers/cpu/dnnl/grouped_pointwise_conv.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/nn_shapes.h"
 #include "drivers/cpu/kernels/window_geometry.h"
@@ -16,6 +19,8 @@ namespace unihal::cpu {
 namespace {
 
 struct ConvPrimitive {
+  Shape y_shape;
+  std::optional<GroupedPointwiseShape> pointwise;  // set: no primitive, see the file comment
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward primitive;
   dnnl::memory::desc user_weights_desc;        // ONNX's (M, C/g, k...) as (g, M/g, C/g, k...)
@@ -67,9 +72,16 @@ class DnnlConv final : public hal::Kernel {
                         Lookup(node, x->shape(), w->shape(), bias ? &bias->shape() : nullptr));
     if (!entry) return ComputeWithReferencePostOps(*fallback_, post_ops_, context);
     const dnnl::engine& engine = *engine_;
-    const dnnl::memory::dims dst_dims = entry->pd.dst_desc().dims();
-    const Shape y_shape(dst_dims.begin(), dst_dims.end());
+    const Shape& y_shape = entry->y_shape;
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
+    if (entry->pointwise) {
+      const Tensor* sum = post_ops_.sum ? context.input(3) : nullptr;
+      if (post_ops_.sum) UH_RETURN_IF_ERROR(CheckSum(context, sum, *y));
+      RunGroupedPointwise(context.thread_pool(), *entry->pointwise, x->data_as<float>(),
+                          w->data_as<float>(), bias ? bias->data_as<float>() : nullptr,
+                          sum ? sum->data_as<float>() : nullptr, post_ops_, y->data_as<float>());
+      return Status::Ok();
+    }
     dnnl::memory weights =
         entry->packed_weights
             ? *entry->packed_weights
@@ -100,13 +112,18 @@ class DnnlConv final : public hal::Kernel {
     return blocked ? BlockedDesc(shape) : PlainDesc(shape);
   }
 
-  // Puts the residual (input 3) into `dst`, where the sum post-op adds the convolution to it.
-  Status LoadSum(hal::KernelContext& context, const Tensor& y, const dnnl::memory& dst) const {
-    const Tensor* sum = context.input(3);
+  static Status CheckSum(hal::KernelContext& context, const Tensor* sum, const Tensor& y) {
     if (!sum || sum->dtype() != DType::kF32 || sum->shape() != y.shape()) {
       return InvalidArgumentError(context.node().Describe() + ": the fused sum input must be " +
                                   "float32" + ShapeToString(y.shape()));
     }
+    return Status::Ok();
+  }
+
+  // Puts the residual (input 3) into `dst`, where the sum post-op adds the convolution to it.
+  Status LoadSum(hal::KernelContext& context, const Tensor& y, const dnnl::memory& dst) const {
+    const Tensor* sum = context.input(3);
+    UH_RETURN_IF_ERROR(CheckSum(context, sum, y));
     const dnnl::memory source =
         WrapMemory(ActivationDesc(sum->shape(), post_ops_.sum_blocked), *engine_, sum->data());
     if (dst.get_desc() == source.get_desc()) {
@@ -143,6 +160,21 @@ class DnnlConv final : public hal::Kernel {
     x_dims.insert(x_dims.end(), g.input.begin(), g.input.end());
     Shape y_dims{s.batch, s.out_channels};
     y_dims.insert(y_dims.end(), g.output.begin(), g.output.end());
+    auto entry = std::make_shared<ConvPrimitive>();
+    entry->y_shape = y_dims;
+    if (!post_ops_.any_blocked() &&
+        IsGroupedPointwise(s.group, s.in_channels / s.group, g.kernel, g.strides, g.dilations,
+                           g.pad_begin, g.pad_end)) {
+      GroupedPointwiseShape pointwise;
+      pointwise.batch = s.batch;
+      pointwise.group = s.group;
+      pointwise.in_per_group = s.in_channels / s.group;
+      pointwise.out_per_group = s.out_channels / s.group;
+      pointwise.pixels = 1;
+      for (int64_t d : g.output) pointwise.pixels *= d;
+      entry->pointwise = pointwise;
+      return entry;
+    }
     memory::dims dilations;
     for (int64_t d : g.dilations) dilations.push_back(d - 1);  // oneDNN counts the gaps
     const memory::desc weights_any(ToDnnlDims(w_dims), memory::data_type::f32,
@@ -161,7 +193,6 @@ class DnnlConv final : public hal::Kernel {
     const memory::dims strides = ToDnnlDims(g.strides);
     const memory::dims pad_l = ToDnnlDims(g.pad_begin);
     const memory::dims pad_r = ToDnnlDims(g.pad_end);
-    auto entry = std::make_shared<ConvPrimitive>();
     dnnl::primitive_attr attr = ConcurrentAttr();
     AppendPostOps(post_ops_, attr);
     try {

@@ -33,15 +33,6 @@ class CapturingContext final : public hal::KernelContext {
   Tensor* output_ = nullptr;
 };
 
-float Activate(const ConvPostOps& ops, float x) {
-  if (ops.activation == "Relu") return x > 0.f ? x : 0.f;
-  if (ops.activation == "LeakyRelu") return x >= 0.f ? x : ops.alpha * x;
-  if (ops.activation == "Sigmoid") return 1.f / (1.f + std::exp(-x));
-  if (ops.activation == "Tanh") return std::tanh(x);
-  if (ops.activation == "Clip") return std::min(std::max(x, ops.alpha), ops.beta);
-  return x;
-}
-
 }  // namespace
 
 Result<ConvPostOps> ParseConvPostOps(const ir::Node& node) {
@@ -91,6 +82,34 @@ void AppendPostOps(const ConvPostOps& ops, dnnl::primitive_attr& attr) {
   attr.set_post_ops(post_ops);
 }
 
+void ApplyPostOps(const ConvPostOps& ops, float* data, const float* sum, int64_t n) {
+  if (ops.sum && sum) {
+    for (int64_t i = 0; i < n; ++i) data[i] += sum[i];
+  }
+  if (!ops.eltwise) return;
+  const float alpha = ops.alpha, beta = ops.beta;
+  switch (*ops.eltwise) {
+    case dnnl::algorithm::eltwise_relu:  // Relu has alpha 0
+      if (alpha == 0.f) {
+        for (int64_t i = 0; i < n; ++i) data[i] = data[i] > 0.f ? data[i] : 0.f;
+      } else {
+        for (int64_t i = 0; i < n; ++i) data[i] = data[i] >= 0.f ? data[i] : alpha * data[i];
+      }
+      return;
+    case dnnl::algorithm::eltwise_clip:
+      for (int64_t i = 0; i < n; ++i) data[i] = std::min(std::max(data[i], alpha), beta);
+      return;
+    case dnnl::algorithm::eltwise_logistic:
+      for (int64_t i = 0; i < n; ++i) data[i] = 1.f / (1.f + std::exp(-data[i]));
+      return;
+    case dnnl::algorithm::eltwise_tanh:
+      for (int64_t i = 0; i < n; ++i) data[i] = std::tanh(data[i]);
+      return;
+    default:
+      return;  // ParseConvPostOps makes no other
+  }
+}
+
 Status ComputeWithReferencePostOps(const hal::Kernel& conv, const ConvPostOps& ops,
                                    hal::KernelContext& context) {
   if (ops.any_blocked()) {
@@ -104,18 +123,12 @@ Status ComputeWithReferencePostOps(const hal::Kernel& conv, const ConvPostOps& o
   if (y->dtype() != DType::kF32) {
     return InvalidArgumentError(context.node().Describe() + ": fused post-ops need float32");
   }
-  float* data = y->data_as<float>();
-  const int64_t n = y->num_elements();
-  if (ops.sum) {
-    const Tensor* s = context.input(3);
-    if (!s || s->shape() != y->shape() || s->dtype() != DType::kF32) {
-      return InvalidArgumentError(context.node().Describe() +
-                                  ": the fused sum input must match the output");
-    }
-    const float* add = s->data_as<float>();
-    for (int64_t i = 0; i < n; ++i) data[i] += add[i];
+  const Tensor* s = ops.sum ? context.input(3) : nullptr;
+  if (ops.sum && (!s || s->shape() != y->shape() || s->dtype() != DType::kF32)) {
+    return InvalidArgumentError(context.node().Describe() +
+                                ": the fused sum input must match the output");
   }
-  for (int64_t i = 0; i < n; ++i) data[i] = Activate(ops, data[i]);
+  ApplyPostOps(ops, y->data_as<float>(), s ? s->data_as<float>() : nullptr, y->num_elements());
   return Status::Ok();
 }
 

@@ -36,6 +36,10 @@ dnnl::memory::desc BlockedDesc(const Shape& shape);
 // `attr` with the post-ops appended.
 void AppendPostOps(const ConvPostOps& ops, dnnl::primitive_attr& attr);
 
+// data[i] = activation(data[i] + sum[i]) for i < n: the post-ops on plain values (`sum` may be
+// null; it is only added when ops.sum is set).
+void ApplyPostOps(const ConvPostOps& ops, float* data, const float* sum, int64_t n);
+
 // Runs `conv` (a kernel computing the plain convolution into output 0) and applies `ops` to
 // its result: the reference of what oneDNN fuses.
 Status ComputeWithReferencePostOps(const hal::Kernel& conv, const ConvPostOps& ops,

@@ -130,6 +130,10 @@ INSTANTIATE_TEST_SUITE_P(
                  {2, 3},
                  {0, 1, 2, 1}},
         ConvCase{"group_2", {2, 4, 6, 6}, {6, 2, 3, 3}, true, 2, {1, 2}, {}, {1, 0, 1, 2}},
+        // grouped 1x1: grouped_pointwise_conv.h instead of oneDNN's convolution
+        ConvCase{"grouped_pointwise", {2, 12, 5, 7}, {9, 4, 1, 1}, true, 3},
+        ConvCase{"grouped_pointwise_1d_no_bias", {1, 6, 11}, {4, 3, 1}, false, 2},
+        ConvCase{"grouped_1x1_strided", {1, 8, 6, 6}, {8, 4, 1, 1}, true, 2, {2, 2}},
         ConvCase{"depthwise", {1, 8, 9, 9}, {8, 1, 3, 3}, true, 8, {2, 2}, {}, {1, 1, 1, 1}},
         ConvCase{"conv_1d", {2, 3, 13}, {2, 3, 4}, true, 1, {3}, {}, {2, 1}},
         ConvCase{"conv_3d",
