@@ -33,8 +33,13 @@ void Release(Value& dead, BufferPool& pool) {
 class NodeContext final : public KernelContext {
  public:
   NodeContext(const ir::Node& node, const std::vector<int>& ins, const std::vector<int>& outs,
-              RunState& state, ThreadPool& pool)
-      : node_(node), ins_(ins), outs_(outs), state_(state), thread_pool_(pool) {}
+              const std::map<int, Placement>& placements, RunState& state, ThreadPool& pool)
+      : node_(node),
+        ins_(ins),
+        outs_(outs),
+        placements_(placements),
+        state_(state),
+        thread_pool_(pool) {}
 
   const ir::Node& node() const override { return node_; }
   size_t num_inputs() const override { return ins_.size(); }
@@ -55,6 +60,13 @@ class NodeContext final : public KernelContext {
       if (d < 0) {
         return InvalidArgumentError(node_.Describe() + ": output " + std::to_string(i) +
                                     " would have negative shape " + ShapeToString(shape));
+      }
+    }
+    if (outs_[i] != MemoryPlan::kAbsent) {
+      auto placed = placements_.find(outs_[i]);
+      if (placed != placements_.end() && placed->second.dtype == dtype &&
+          placed->second.shape == shape) {
+        return PlacedTensor(outs_[i]);
       }
     }
     const size_t bytes = StorageBytes(dtype, NumElements(shape));
@@ -91,9 +103,31 @@ class NodeContext final : public KernelContext {
     return &state_.values[static_cast<size_t>(outs_[i])];
   }
 
+  // The tensor of a placed slot (MemoryPlan::placements): a view into its parent's, which the
+  // first of the values sharing that buffer to be made allocates.
+  Result<Tensor*> PlacedTensor(int slot) {
+    Value& value = state_.values[static_cast<size_t>(slot)];
+    if (value.is_tensor() && value.defined()) return &value.mutable_tensor();
+    const Placement& p = placements_.at(slot);
+    if (p.parent == MemoryPlan::kAbsent) {
+      const size_t bytes = StorageBytes(p.dtype, NumElements(p.shape));
+      std::shared_ptr<Buffer> buffer = state_.pool.Take(bytes);
+      if (!buffer) {
+        return ResourceExhaustedError(node_.Describe() + ": out of host memory for a " +
+                                      std::to_string(bytes) + "-byte Concat output");
+      }
+      value = Tensor(p.dtype, p.shape, std::move(buffer));
+    } else {
+      UH_ASSIGN_OR_RETURN(Tensor * parent, PlacedTensor(p.parent));
+      value = Tensor(p.dtype, p.shape, parent->buffer(), parent->offset() + p.byte_offset);
+    }
+    return &value.mutable_tensor();
+  }
+
   const ir::Node& node_;
   const std::vector<int>& ins_;
   const std::vector<int>& outs_;
+  const std::map<int, Placement>& placements_;
   RunState& state_;
   ThreadPool& thread_pool_;
   Value discarded_;  // an optional output the graph does not use
@@ -185,7 +219,8 @@ class KernelExecutable final : public Executable {
     const bool profiling = profiling_.load(std::memory_order_acquire);
     for (size_t n = 0; n < kernels_.size(); ++n) {
       const ir::Node& node = graph_.nodes[n];
-      NodeContext context(node, plan_.node_inputs[n], plan_.node_outputs[n], state, thread_pool_);
+      NodeContext context(node, plan_.node_inputs[n], plan_.node_outputs[n], plan_.placements,
+                          state, thread_pool_);
       const auto start =
           profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
       Status status = kernels_[n]->Compute(context);

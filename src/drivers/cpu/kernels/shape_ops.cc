@@ -274,7 +274,11 @@ Status ComputeConcat(KernelContext& context) {
   for (const Tensor* t : inputs) {
     const size_t block = static_cast<size_t>(t->dim(axis) * inner) * elem;
     const auto* src = static_cast<const std::byte*>(t->data());
-    if (block == 0) continue;
+    // Already in place: its producer wrote it into this output (MemoryPlan::placements).
+    if (block == 0 || (outer == 1 && src == dst + column)) {
+      column += block;
+      continue;
+    }
     context.thread_pool().ParallelFor(
         outer, std::max<int64_t>(1, static_cast<int64_t>((1 << 16) / block)),
         [&](int64_t begin, int64_t end) {
