@@ -19,6 +19,17 @@ using unihal::testing::F32Value;
 using unihal::testing::MakeNode;
 using unihal::testing::RandomTensor;
 
+// Every output of `rewritten` agrees with `original`'s for input x (1e-5).
+void ExpectSameOutputs(const ir::Graph& original, const ir::Graph& rewritten, const Tensor& x) {
+  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
+  Result<std::vector<Tensor>> after = CompileAndRun(rewritten, AllCpuKernels(), {x});
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
+  ASSERT_EQ(after->size(), before->size());
+  for (size_t i = 0; i < before->size(); ++i) {
+    EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5)) << "output " << i;
+  }
+}
+
 ir::Node Named(ir::Node node, std::string name) {
   node.name = std::move(name);
   return node;
@@ -70,10 +81,7 @@ TEST(CpuFusionTest, FusesConvSumAndActivationsAndStaysEquivalent) {
   EXPECT_EQ(fused.nodes[2].inputs.size(), 2u);  // no bias, no sum
   EXPECT_EQ(fused.nodes[2].domain, kCpuFusionDomain);
   const Tensor x = RandomTensor(DType::kF32, {1, 8, 7, 7}, 11);
-  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
-  Result<std::vector<Tensor>> after = CompileAndRun(fused, AllCpuKernels(), {x});
-  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
-  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+  ExpectSameOutputs(original, fused, x);
 }
 
 // ShuffleNet's unit: a grouped 1x1 conv whose Sum with the block input and Relu fuse (the
@@ -102,10 +110,7 @@ TEST(CpuFusionTest, GroupedPointwiseConvTakesSumAndRelu) {
   EXPECT_EQ(ops, (std::vector<std::string>{"FusedConv", "Conv", "Add"}));
   EXPECT_EQ(fused.nodes[0].inputs, (std::vector<std::string>{"X", "W1", "B", "X"}));
   const Tensor x = RandomTensor(DType::kF32, shape, 11);
-  Result<std::vector<Tensor>> before = CompileAndRun(g, AllCpuKernels(), {x});
-  Result<std::vector<Tensor>> after = CompileAndRun(fused, AllCpuKernels(), {x});
-  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
-  EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
+  ExpectSameOutputs(g, fused, x);
 }
 
 TEST(CpuFusionTest, TwoConvsIntoOneAddFuseOnlyOnce) {
@@ -126,10 +131,7 @@ TEST(CpuFusionTest, TwoConvsIntoOneAddFuseOnlyOnce) {
   EXPECT_EQ(fused.nodes[0].op_type, "Conv");
   EXPECT_EQ(fused.nodes[1].inputs, (std::vector<std::string>{"X", "W1", "", "b"}));
   const Tensor x = RandomTensor(DType::kF32, shape, 3);
-  Result<std::vector<Tensor>> before = CompileAndRun(g, AllCpuKernels(), {x});
-  Result<std::vector<Tensor>> after = CompileAndRun(fused, AllCpuKernels(), {x});
-  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
-  EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
+  ExpectSameOutputs(g, fused, x);
 }
 
 int64_t Layout(const ir::Node& node, const char* attr) { return *node.GetInt(attr, 0); }
@@ -152,10 +154,7 @@ TEST(CpuLayoutTest, KeepsOnlyConvToConvValuesBlockedAndStaysEquivalent) {
   EXPECT_EQ(Layout(g.nodes[4], kYLayoutAttr), 0);
   EXPECT_EQ(g.nodes[5].op_type, "Sigmoid");
   const Tensor x = RandomTensor(DType::kF32, {1, 8, 7, 7}, 11);
-  Result<std::vector<Tensor>> before = CompileAndRun(original, AllCpuKernels(), {x});
-  Result<std::vector<Tensor>> after = CompileAndRun(g, AllCpuKernels(), {x});
-  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
-  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(AllClose((*after)[i], (*before)[i], 1e-5, 1e-5));
+  ExpectSameOutputs(original, g, x);
 }
 
 TEST(CpuLayoutTest, BlockedSumAndOddChannelsStayCorrect) {
@@ -183,10 +182,7 @@ TEST(CpuLayoutTest, BlockedSumAndOddChannelsStayCorrect) {
   EXPECT_EQ(Layout(t.nodes[2], kSumLayoutAttr), kBlockedChannels);
   EXPECT_EQ(Layout(t.nodes[2], kYLayoutAttr), 0);
   const Tensor x = RandomTensor(DType::kF32, {1, 8, 5, 5}, 4);
-  Result<std::vector<Tensor>> before = CompileAndRun(g, AllCpuKernels(), {x});
-  Result<std::vector<Tensor>> after = CompileAndRun(t, AllCpuKernels(), {x});
-  ASSERT_TRUE(before.ok() && after.ok()) << before.status().ToString() << after.status().ToString();
-  EXPECT_TRUE(AllClose((*after)[0], (*before)[0], 1e-5, 1e-5));
+  ExpectSameOutputs(g, t, x);
 }
 
 TEST(CpuFusionTest, NothingFusesWhenTheDeviceCannotRunIt) {
