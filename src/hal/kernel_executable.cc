@@ -1,5 +1,6 @@
 #include "unihal/hal/kernel_executable.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -33,10 +34,12 @@ void Release(Value& dead, BufferPool& pool) {
 class NodeContext final : public KernelContext {
  public:
   NodeContext(const ir::Node& node, const std::vector<int>& ins, const std::vector<int>& outs,
-              const std::map<int, Placement>& placements, RunState& state, ThreadPool& pool)
+              const std::vector<int>& released, const std::map<int, Placement>& placements,
+              RunState& state, ThreadPool& pool)
       : node_(node),
         ins_(ins),
         outs_(outs),
+        released_(released),
         placements_(placements),
         state_(state),
         thread_pool_(pool) {}
@@ -79,6 +82,16 @@ class NodeContext final : public KernelContext {
     return &slot->mutable_tensor();
   }
 
+  Result<Tensor*> AllocateOutputInPlace(size_t i, size_t input, DType dtype,
+                                        Shape shape) override {
+    if (Tensor* reusable = ReusableInput(i, input, dtype, NumElements(shape))) {
+      UH_ASSIGN_OR_RETURN(Value * slot, OutputSlot(i));
+      *slot = Tensor(dtype, std::move(shape), reusable->buffer(), reusable->offset());
+      return &slot->mutable_tensor();
+    }
+    return AllocateOutput(i, dtype, std::move(shape));
+  }
+
   Status SetOutput(size_t i, Tensor tensor) override {
     UH_ASSIGN_OR_RETURN(Value * slot, OutputSlot(i));
     *slot = std::move(tensor);
@@ -101,6 +114,24 @@ class NodeContext final : public KernelContext {
     }
     if (outs_[i] == MemoryPlan::kAbsent) return &discarded_;
     return &state_.values[static_cast<size_t>(outs_[i])];
+  }
+
+  // Input `input`'s tensor when output i may take its storage (AllocateOutputInPlace): the
+  // input's slot is released after this node and is no other input, neither slot is placed,
+  // and the input's buffer has no other holder (a view, the caller, a weight).
+  Tensor* ReusableInput(size_t i, size_t input, DType dtype, int64_t elements) {
+    if (i >= outs_.size() || input >= ins_.size()) return nullptr;
+    const int out_slot = outs_[i], in_slot = ins_[input];
+    if (out_slot == MemoryPlan::kAbsent || in_slot == MemoryPlan::kAbsent) return nullptr;
+    if (placements_.count(out_slot) || placements_.count(in_slot)) return nullptr;
+    if (std::find(released_.begin(), released_.end(), in_slot) == released_.end()) return nullptr;
+    if (std::count(ins_.begin(), ins_.end(), in_slot) != 1) return nullptr;
+    Value& value = state_.values[static_cast<size_t>(in_slot)];
+    if (!value.is_tensor() || !value.defined()) return nullptr;
+    Tensor& tensor = value.mutable_tensor();
+    if (tensor.dtype() != dtype || tensor.num_elements() != elements) return nullptr;
+    if (!tensor.buffer() || tensor.buffer().use_count() != 1) return nullptr;
+    return &tensor;
   }
 
   // The tensor of a placed slot (MemoryPlan::placements): a view into its parent's, which the
@@ -127,6 +158,7 @@ class NodeContext final : public KernelContext {
   const ir::Node& node_;
   const std::vector<int>& ins_;
   const std::vector<int>& outs_;
+  const std::vector<int>& released_;  // slots released after this node
   const std::map<int, Placement>& placements_;
   RunState& state_;
   ThreadPool& thread_pool_;
@@ -219,8 +251,8 @@ class KernelExecutable final : public Executable {
     const bool profiling = profiling_.load(std::memory_order_acquire);
     for (size_t n = 0; n < kernels_.size(); ++n) {
       const ir::Node& node = graph_.nodes[n];
-      NodeContext context(node, plan_.node_inputs[n], plan_.node_outputs[n], plan_.placements,
-                          state, thread_pool_);
+      NodeContext context(node, plan_.node_inputs[n], plan_.node_outputs[n],
+                          plan_.release_after[n], plan_.placements, state, thread_pool_);
       const auto start =
           profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
       Status status = kernels_[n]->Compute(context);

@@ -72,6 +72,11 @@ class GuardContext final : public KernelContext {
     if (checks_.storage_only && IsStorageOnly(dtype)) return Refuse(dtype);
     return inner_.AllocateOutput(i, dtype, std::move(shape));
   }
+  Result<Tensor*> AllocateOutputInPlace(size_t i, size_t input, DType dtype,
+                                        Shape shape) override {
+    if (checks_.storage_only && IsStorageOnly(dtype)) return Refuse(dtype);
+    return inner_.AllocateOutputInPlace(i, input, dtype, std::move(shape));
+  }
   Status SetOutput(size_t i, Tensor tensor) override {
     if (checks_.storage_only && IsStorageOnly(tensor.dtype())) return Refuse(tensor.dtype());
     return inner_.SetOutput(i, std::move(tensor));

@@ -25,6 +25,14 @@ class KernelContext {
   virtual size_t num_outputs() const = 0;
   // Host memory for output i, uninitialised (it may be reused from an earlier value).
   virtual Result<Tensor*> AllocateOutput(size_t i, DType dtype, Shape shape) = 0;
+  // Output i in input `input`'s storage when nothing reads that input after this node and
+  // nothing else holds its storage (same dtype and element count, not another input too), for a
+  // kernel that reads each element before it writes it there (a residual sum); otherwise as
+  // AllocateOutput. The default never reuses.
+  virtual Result<Tensor*> AllocateOutputInPlace(size_t i, size_t /*input*/, DType dtype,
+                                                Shape shape) {
+    return AllocateOutput(i, dtype, std::move(shape));
+  }
   // Makes output i an existing tensor, e.g. a view sharing an input's storage.
   virtual Status SetOutput(size_t i, Tensor tensor) = 0;
   virtual ThreadPool& thread_pool() = 0;

@@ -185,6 +185,43 @@ TEST(CpuLayoutTest, BlockedSumAndOddChannelsStayCorrect) {
   ExpectSameOutputs(g, t, x);
 }
 
+// A residual block between blocked convolutions at 7x7 (ResNet's last stage in small): the
+// residual r is an intermediate read last by the Add, so conv2 with its sum runs on
+// ConvBlocked8 and writes into r's storage (AllocateOutputInPlace), the next run reusing pooled
+// buffers; the results stay those of the unfused graph.
+TEST(CpuLayoutTest, BlockedResidualBlockStaysEquivalent) {
+  ir::Graph g;
+  const Shape shape{1, 16, 7, 7};
+  g.inputs.push_back(F32Value("X", shape));
+  for (const char* w : {"W0", "W1", "W2", "W3"}) {
+    g.initializers[w] = RandomTensor(DType::kF32, {16, 16, 3, 3}, w[1], -0.3, 0.3);
+  }
+  g.initializers["B"] = RandomTensor(DType::kF32, {16}, 7);
+  const std::map<std::string, ir::Attribute> pads{{"pads", AttrInts({1, 1, 1, 1})}};
+  g.nodes.push_back(Named(MakeNode("Conv", {"X", "W0", "B"}, {"c0"}, pads), "conv0"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"c0"}, {"r"}), "relu0"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"r", "W1", "B"}, {"c1"}, pads), "conv1"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"c1"}, {"r1"}), "relu1"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"r1", "W2", "B"}, {"c2"}, pads), "conv2"));
+  g.nodes.push_back(Named(MakeNode("Add", {"c2", "r"}, {"s"}), "add"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"s"}, {"r2"}), "relu2"));
+  g.nodes.push_back(Named(MakeNode("Conv", {"r2", "W3"}, {"Y"}, pads), "conv3"));
+  for (const char* v : {"c0", "r", "c1", "r1", "c2", "s", "r2"})
+    g.value_info[v] = F32Value(v, shape);
+  g.outputs.push_back(F32Value("Y", shape));
+  ir::Graph t = g;
+  ASSERT_TRUE(FuseConvPostOps(t, CpuKernelsCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
+  ASSERT_EQ(t.nodes.size(), 4u);
+  const ir::Node& conv2 = t.nodes[2];
+  EXPECT_EQ(conv2.inputs.back(), "r");
+  EXPECT_EQ(Layout(conv2, kXLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(conv2, kSumLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(conv2, kYLayoutAttr), kBlockedChannels);
+  const Tensor x = RandomTensor(DType::kF32, shape, 5);
+  for (int run = 0; run < 2; ++run) ExpectSameOutputs(g, t, x);
+}
+
 TEST(CpuFusionTest, NothingFusesWhenTheDeviceCannotRunIt) {
   ir::Graph g = BlockGraph();
   const size_t before = g.nodes.size();

@@ -2,8 +2,8 @@
 // activations, and the cpu device's FusedConv (Conv + residual sum + activation as oneDNN
 // post-ops, see cpu_fusion.h). Weights go into the layout the primitive prefers; constant weights
 // are reordered once per input shape (at kernel creation when the input shape is static).
-// Grouped 1x1 convolutions on plain layouts bypass oneDNN's convolution
-// (grouped_pointwise_conv.h).
+// Grouped 1x1 convolutions on plain layouts, and convolutions with larger kernels between
+// nChw8c activations, bypass oneDNN's convolution (grouped_pointwise_conv.h, conv_blocked.h).
 #include <cstring>
 #include <optional>
 
@@ -11,6 +11,7 @@
 #include "drivers/cpu/dnnl/dnnl_common.h"
 #include "drivers/cpu/dnnl/dnnl_post_ops.h"
 #include "drivers/cpu/dnnl/grouped_pointwise_conv.h"
+#include "drivers/cpu/kernels/conv_blocked.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/nn_shapes.h"
 #include "drivers/cpu/kernels/window_geometry.h"
@@ -18,9 +19,16 @@
 namespace unihal::cpu {
 namespace {
 
+struct BlockedDirectConv {
+  BlockedConvGeometry geometry;
+  std::vector<float> packed_weights;
+};
+
 struct ConvPrimitive {
   Shape y_shape;
-  std::optional<GroupedPointwiseShape> pointwise;  // set: no primitive, see the file comment
+  // Either set: no primitive, see the file comment.
+  std::optional<GroupedPointwiseShape> pointwise;
+  std::optional<BlockedDirectConv> direct;
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward primitive;
   dnnl::memory::desc user_weights_desc;        // ONNX's (M, C/g, k...) as (g, M/g, C/g, k...)
@@ -73,7 +81,13 @@ class DnnlConv final : public hal::Kernel {
     if (!entry) return ComputeWithReferencePostOps(*fallback_, post_ops_, context);
     const dnnl::engine& engine = *engine_;
     const Shape& y_shape = entry->y_shape;
-    UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
+    // The residual's storage becomes Y where nothing reads it later: no copy of it into Y,
+    // and one buffer less in cache. The grouped path writes Y before it reads the residual.
+    const bool sum_in_place =
+        post_ops_.sum && !entry->pointwise && post_ops_.sum_blocked == post_ops_.y_blocked;
+    UH_ASSIGN_OR_RETURN(Tensor * y, sum_in_place
+                                        ? context.AllocateOutputInPlace(0, 3, DType::kF32, y_shape)
+                                        : context.AllocateOutput(0, DType::kF32, y_shape));
     if (entry->pointwise) {
       const Tensor* sum = post_ops_.sum ? context.input(3) : nullptr;
       if (post_ops_.sum) UH_RETURN_IF_ERROR(CheckSum(context, sum, *y));
@@ -82,6 +96,7 @@ class DnnlConv final : public hal::Kernel {
                           sum ? sum->data_as<float>() : nullptr, post_ops_, y->data_as<float>());
       return Status::Ok();
     }
+    if (entry->direct) return ComputeDirect(context, *entry->direct, *x, bias, *y);
     dnnl::memory weights =
         entry->packed_weights
             ? *entry->packed_weights
@@ -108,6 +123,38 @@ class DnnlConv final : public hal::Kernel {
     return Status::Ok();
   }
 
+  Status ComputeDirect(hal::KernelContext& context, const BlockedDirectConv& direct,
+                       const Tensor& x, const Tensor* bias, Tensor& y) const {
+    const Tensor* sum = post_ops_.sum ? context.input(3) : nullptr;
+    if (post_ops_.sum) UH_RETURN_IF_ERROR(CheckSum(context, sum, y));
+    BlockedConvEpilogue epilogue;
+    epilogue.bias = bias ? bias->data_as<float>() : nullptr;
+    epilogue.sum = sum ? sum->data_as<float>() : nullptr;
+    epilogue.relu = post_ops_.eltwise.has_value();  // TakesBlockedDirect allows Relu only
+    const ThreadBufferFn thread_buffer = [](int64_t floats) {
+      return static_cast<float*>(ThreadScratch(ScratchSlot::kSource, floats * sizeof(float)));
+    };
+    if (!ConvBlocked8(context.thread_pool(), direct.geometry, x.data_as<float>(),
+                      direct.packed_weights.data(), epilogue, thread_buffer,
+                      y.data_as<float>())) {
+      return ResourceExhaustedError(context.node().Describe() +
+                                    ": no memory for the convolution's padded input rows");
+    }
+    return Status::Ok();
+  }
+
+  // Whether ConvBlocked8 runs this convolution: constant weights, nChw8c on every side and
+  // no activation other than Relu.
+  bool TakesBlockedDirect(const ConvShapes& s, const WindowGeometry& g) const {
+    const ConvPostOps& ops = post_ops_;
+    const bool relu_or_none =
+        !ops.eltwise || (*ops.eltwise == dnnl::algorithm::eltwise_relu && ops.alpha == 0.f);
+    return constant_weights_ && ops.x_blocked && ops.y_blocked && (!ops.sum || ops.sum_blocked) &&
+           relu_or_none && g.rank() == 2 &&
+           BlockedConvTakes(s.group, s.in_channels, s.out_channels, g.kernel, g.strides,
+                            g.dilations, g.pad_begin, g.pad_end, g.output);
+  }
+
   static dnnl::memory::desc ActivationDesc(const Shape& shape, bool blocked) {
     return blocked ? BlockedDesc(shape) : PlainDesc(shape);
   }
@@ -127,7 +174,10 @@ class DnnlConv final : public hal::Kernel {
     const dnnl::memory source =
         WrapMemory(ActivationDesc(sum->shape(), post_ops_.sum_blocked), *engine_, sum->data());
     if (dst.get_desc() == source.get_desc()) {
-      std::memcpy(dst.get_data_handle(), sum->data(), sum->nbytes());
+      // In place (AllocateOutputInPlace), the residual is already there.
+      if (dst.get_data_handle() != sum->data()) {
+        std::memcpy(dst.get_data_handle(), sum->data(), sum->nbytes());
+      }
     } else {
       ReorderInto(*engine_, source, dst);
     }
@@ -173,6 +223,26 @@ class DnnlConv final : public hal::Kernel {
       pointwise.pixels = 1;
       for (int64_t d : g.output) pointwise.pixels *= d;
       entry->pointwise = pointwise;
+      return entry;
+    }
+    if (TakesBlockedDirect(s, g)) {
+      BlockedDirectConv direct;
+      BlockedConvGeometry& b = direct.geometry;
+      b.batch = s.batch;
+      b.in_blocks = s.in_channels / 8;
+      b.out_blocks = s.out_channels / 8;
+      b.in_h = g.input[0];
+      b.in_w = g.input[1];
+      b.out_h = g.output[0];
+      b.out_w = g.output[1];
+      b.kernel_h = g.kernel[0];
+      b.kernel_w = g.kernel[1];
+      b.stride_h = g.strides[0];
+      b.stride_w = g.strides[1];
+      b.pad_top = g.pad_begin[0];
+      b.pad_left = g.pad_begin[1];
+      direct.packed_weights = PackBlockedConvWeights(b, constant_weights_->data_as<float>());
+      entry->direct = std::move(direct);
       return entry;
     }
     memory::dims dilations;
