@@ -7,6 +7,7 @@
 #include "drivers/cpu/cpu_kernels.h"
 #include "drivers/cpu/cpu_layout.h"
 #include "drivers/cpu/cpu_matmul_fusion.h"
+#include "drivers/cpu/dnnl/dnnl_layout.h"
 #include "unihal/hal/host_stream.h"
 #include "unihal/hal/kernel_executable.h"
 #include "unihal/hal/thread_pool.h"
@@ -16,7 +17,9 @@ namespace {
 
 class CpuDevice final : public hal::Device {
  public:
-  CpuDevice() : info_(ReadCpuDeviceInfo()) { RegisterAllCpuKernels(kernels_); }
+  CpuDevice() : info_(ReadCpuDeviceInfo()), channel_block_(PreferredChannelBlock()) {
+    RegisterAllCpuKernels(kernels_);
+  }
 
   const hal::DeviceInfo& info() const override { return info_; }
   hal::DeviceHealth Health() override { return health_.Sample(); }
@@ -46,12 +49,13 @@ class CpuDevice final : public hal::Device {
     UH_RETURN_IF_ERROR(FuseChannelAffine(graph, can_run));
     UH_RETURN_IF_ERROR(FuseConvPostOps(graph, can_run));
     UH_RETURN_IF_ERROR(FuseMatMulEpilogues(graph, can_run));
-    UH_RETURN_IF_ERROR(KeepConvActivationsBlocked(graph, can_run));
+    UH_RETURN_IF_ERROR(KeepConvActivationsBlocked(graph, can_run, channel_block_));
     return hal::CompileWithKernels(graph, kernels_, hal::ThreadPool::Process());
   }
 
  private:
   hal::DeviceInfo info_;
+  const int64_t channel_block_;  // of the blocked activations (cpu_layout.h)
   CpuHealthSampler health_;
   hal::KernelRegistry kernels_;
 };

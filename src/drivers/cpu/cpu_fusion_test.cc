@@ -9,6 +9,10 @@
 namespace unihal::cpu {
 namespace {
 
+// The layout pass runs with nChw8c here (what the driver picks on AVX2 machines); tests that
+// name a block of their own use nChw16c as well.
+constexpr int64_t kBlock = 8;
+
 using unihal::testing::AllClose;
 using unihal::testing::AllCpuKernels;
 using unihal::testing::AttrFloat;
@@ -140,17 +144,17 @@ TEST(CpuLayoutTest, KeepsOnlyConvToConvValuesBlockedAndStaysEquivalent) {
   const ir::Graph original = BlockGraph();
   ir::Graph g = original;
   ASSERT_TRUE(FuseConvPostOps(g, CpuKernelsCanRun).ok());
-  ASSERT_TRUE(KeepConvActivationsBlocked(g, CpuKernelsCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(g, CpuKernelsCanRun, kBlock).ok());
   ASSERT_EQ(g.nodes.size(), 6u);
   // X is a graph input: read plain; r1..r4 pass between convs blocked.
   EXPECT_EQ(Layout(g.nodes[0], kXLayoutAttr), 0);
-  EXPECT_EQ(Layout(g.nodes[0], kYLayoutAttr), kBlockedChannels);
-  EXPECT_EQ(Layout(g.nodes[1], kXLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(g.nodes[0], kYLayoutAttr), kBlock);
+  EXPECT_EQ(Layout(g.nodes[1], kXLayoutAttr), kBlock);
   EXPECT_EQ(Layout(g.nodes[1], kSumLayoutAttr), 0);  // the residual is X
-  EXPECT_EQ(Layout(g.nodes[3], kYLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(g.nodes[3], kYLayoutAttr), kBlock);
   // conv5 reads blocked r4 (so it becomes a FusedConv) but writes c5, a graph output, plain.
   EXPECT_EQ(g.nodes[4].op_type, kFusedConvOp);
-  EXPECT_EQ(Layout(g.nodes[4], kXLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(g.nodes[4], kXLayoutAttr), kBlock);
   EXPECT_EQ(Layout(g.nodes[4], kYLayoutAttr), 0);
   EXPECT_EQ(g.nodes[5].op_type, "Sigmoid");
   const Tensor x = RandomTensor(DType::kF32, {1, 8, 7, 7}, 11);
@@ -175,11 +179,11 @@ TEST(CpuLayoutTest, BlockedSumAndOddChannelsStayCorrect) {
   g.outputs.push_back(F32Value("Y", {1, 8, 5, 5}));
   ir::Graph t = g;
   ASSERT_TRUE(FuseConvPostOps(t, CpuKernelsCanRun).ok());
-  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun, kBlock).ok());
   ASSERT_EQ(t.nodes.size(), 3u);
   EXPECT_EQ(Layout(t.nodes[0], kYLayoutAttr), 0);
-  EXPECT_EQ(Layout(t.nodes[1], kYLayoutAttr), kBlockedChannels);
-  EXPECT_EQ(Layout(t.nodes[2], kSumLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(t.nodes[1], kYLayoutAttr), kBlock);
+  EXPECT_EQ(Layout(t.nodes[2], kSumLayoutAttr), kBlock);
   EXPECT_EQ(Layout(t.nodes[2], kYLayoutAttr), 0);
   const Tensor x = RandomTensor(DType::kF32, {1, 8, 5, 5}, 4);
   ExpectSameOutputs(g, t, x);
@@ -211,13 +215,13 @@ TEST(CpuLayoutTest, BlockedResidualBlockStaysEquivalent) {
   g.outputs.push_back(F32Value("Y", shape));
   ir::Graph t = g;
   ASSERT_TRUE(FuseConvPostOps(t, CpuKernelsCanRun).ok());
-  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun, kBlock).ok());
   ASSERT_EQ(t.nodes.size(), 4u);
   const ir::Node& conv2 = t.nodes[2];
   EXPECT_EQ(conv2.inputs.back(), "r");
-  EXPECT_EQ(Layout(conv2, kXLayoutAttr), kBlockedChannels);
-  EXPECT_EQ(Layout(conv2, kSumLayoutAttr), kBlockedChannels);
-  EXPECT_EQ(Layout(conv2, kYLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(conv2, kXLayoutAttr), kBlock);
+  EXPECT_EQ(Layout(conv2, kSumLayoutAttr), kBlock);
+  EXPECT_EQ(Layout(conv2, kYLayoutAttr), kBlock);
   const Tensor x = RandomTensor(DType::kF32, shape, 5);
   for (int run = 0; run < 2; ++run) ExpectSameOutputs(g, t, x);
 }

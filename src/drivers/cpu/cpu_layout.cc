@@ -23,24 +23,24 @@ ir::Node AsFused(ir::Node node) {
 }
 
 // The blocked-aware (cpu-private) form of a pooling node.
-ir::Node AsBlockedPool(ir::Node node, bool x_blocked, bool y_blocked) {
+ir::Node AsBlockedPool(ir::Node node, bool x_blocked, bool y_blocked, int64_t block) {
   node.domain = kCpuFusionDomain;
-  if (x_blocked) node.attributes[kXLayoutAttr] = ir::Attribute(kBlockedChannels);
-  if (y_blocked) node.attributes[kYLayoutAttr] = ir::Attribute(kBlockedChannels);
+  if (x_blocked) node.attributes[kXLayoutAttr] = ir::Attribute(block);
+  if (y_blocked) node.attributes[kYLayoutAttr] = ir::Attribute(block);
   return node;
 }
 
-bool BlockableShape(const ir::Graph& graph, const std::string& value) {
+bool BlockableShape(const ir::Graph& graph, const std::string& value, int64_t block) {
   const ir::ValueInfo* info = graph.FindValueInfo(value);
   if (!info || info->dtype != DType::kF32 || !info->shape || info->shape->size() != 4) {
     return false;
   }
   const ir::Dim& channels = (*info->shape)[1];
-  return channels.is_static() && channels.value > 0 && channels.value % kBlockedChannels == 0;
+  return channels.is_static() && channels.value > 0 && channels.value % block == 0;
 }
 
 // Grouped (not depthwise) convolutions get only oneDNN 2.6's reference implementation in a
-// fixed nChw8c layout (ShuffleNet's group-3 convs took 150 ms each), so they keep plain layouts.
+// fixed blocked layout (ShuffleNet's group-3 convs took 150 ms each), so they keep plain layouts.
 bool FastInBlockedLayout(const ir::Node& node, const ir::Graph& graph) {
   Result<int64_t> group = node.GetInt("group", 1);
   if (!group.ok()) return false;
@@ -63,10 +63,10 @@ bool IsBlockableTied(const ir::Node& node) {
   return node.op_type == "BatchNormalization" || node.op_type == "LRN";
 }
 
-ir::Node AsBlockedTied(ir::Node node) {
+ir::Node AsBlockedTied(ir::Node node, int64_t block) {
   node.domain = kCpuFusionDomain;
-  node.attributes[kXLayoutAttr] = ir::Attribute(kBlockedChannels);
-  node.attributes[kYLayoutAttr] = ir::Attribute(kBlockedChannels);
+  node.attributes[kXLayoutAttr] = ir::Attribute(block);
+  node.attributes[kYLayoutAttr] = ir::Attribute(block);
   return node;
 }
 
@@ -141,18 +141,19 @@ struct NodeAcceptance {
   bool output = false;
 };
 
-NodeAcceptance Accepts(const ir::Node& node, const ir::Graph& graph, const FusionCheck& can_run) {
+NodeAcceptance Accepts(const ir::Node& node, const ir::Graph& graph, const FusionCheck& can_run,
+                       int64_t block) {
   NodeAcceptance accepts;
   if (IsConvLike(node)) {
     if (!FastInBlockedLayout(node, graph) || !can_run(AsFused(node), graph)) return accepts;
     accepts.inputs = {0, 3};
     accepts.output = true;
   } else if (IsPool(node)) {
-    if (!can_run(AsBlockedPool(node, true, true), graph)) return accepts;
+    if (!can_run(AsBlockedPool(node, true, true, block), graph)) return accepts;
     accepts.inputs = {0};
     accepts.output = true;
   } else if (IsBlockableTied(node)) {
-    if (!can_run(AsBlockedTied(node), graph)) return accepts;
+    if (!can_run(AsBlockedTied(node, block), graph)) return accepts;
     accepts.inputs = {0};
     accepts.output = true;
   } else if (!TiedValues(node, graph).empty()) {
@@ -165,15 +166,16 @@ NodeAcceptance Accepts(const ir::Node& node, const ir::Graph& graph, const Fusio
 
 // The values that can be blocked on their own: blockable shape, produced by a node that can
 // write them blocked, read only by nodes that can read them blocked, not a graph output.
-std::set<std::string> LocallyBlockable(const ir::Graph& graph, const FusionCheck& can_run) {
+std::set<std::string> LocallyBlockable(const ir::Graph& graph, const FusionCheck& can_run,
+                                       int64_t block) {
   std::set<std::string> ok;
   std::set<std::string> refused;
   for (const ir::ValueInfo& out : graph.outputs) refused.insert(out.name);
   for (const ir::Node& node : graph.nodes) {
-    const NodeAcceptance accepts = Accepts(node, graph, can_run);
+    const NodeAcceptance accepts = Accepts(node, graph, can_run, block);
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (node.outputs[i].empty()) continue;
-      if (i == 0 && accepts.output && BlockableShape(graph, node.outputs[i])) {
+      if (i == 0 && accepts.output && BlockableShape(graph, node.outputs[i], block)) {
         ok.insert(node.outputs[i]);
       } else {
         refused.insert(node.outputs[i]);
@@ -189,9 +191,9 @@ std::set<std::string> LocallyBlockable(const ir::Graph& graph, const FusionCheck
 
 }  // namespace
 
-Status KeepConvActivationsBlocked(ir::Graph& graph, const FusionCheck& can_run) {
+Status KeepConvActivationsBlocked(ir::Graph& graph, const FusionCheck& can_run, int64_t block) {
   if (HasSubgraphs(graph)) return Status::Ok();
-  const std::set<std::string> local = LocallyBlockable(graph, can_run);
+  const std::set<std::string> local = LocallyBlockable(graph, can_run, block);
   if (local.empty()) return Status::Ok();
   // A tied set is blocked only when each of its values can be.
   LayoutGroups groups;
@@ -213,11 +215,11 @@ Status KeepConvActivationsBlocked(ir::Graph& graph, const FusionCheck& can_run) 
     if (IsPool(node)) {
       const bool x = blocked.count(node.inputs[0]) > 0;
       const bool y = blocked.count(node.outputs[0]) > 0;
-      if (x || y) node = AsBlockedPool(std::move(node), x, y);
+      if (x || y) node = AsBlockedPool(std::move(node), x, y, block);
       continue;
     }
     if (IsBlockableTied(node) && blocked.count(node.outputs[0])) {
-      node = AsBlockedTied(std::move(node));
+      node = AsBlockedTied(std::move(node), block);
       continue;
     }
     if (!IsConvLike(node)) continue;
@@ -226,9 +228,9 @@ Status KeepConvActivationsBlocked(ir::Graph& graph, const FusionCheck& can_run) 
     const bool y = blocked.count(node.outputs[0]) > 0;
     if (!x && !sum && !y) continue;
     node = AsFused(std::move(node));
-    if (x) node.attributes[kXLayoutAttr] = ir::Attribute(kBlockedChannels);
-    if (sum) node.attributes[kSumLayoutAttr] = ir::Attribute(kBlockedChannels);
-    if (y) node.attributes[kYLayoutAttr] = ir::Attribute(kBlockedChannels);
+    if (x) node.attributes[kXLayoutAttr] = ir::Attribute(block);
+    if (sum) node.attributes[kSumLayoutAttr] = ir::Attribute(block);
+    if (y) node.attributes[kYLayoutAttr] = ir::Attribute(block);
   }
   return Status::Ok();
 }

@@ -12,6 +12,10 @@
 namespace unihal::cpu {
 namespace {
 
+// The layout pass runs with nChw8c here (what the driver picks on AVX2 machines); tests that
+// name a block of their own use nChw16c as well.
+constexpr int64_t kBlock = 8;
+
 using unihal::testing::AllClose;
 using unihal::testing::AllCpuKernels;
 using unihal::testing::AttrInt;
@@ -23,10 +27,10 @@ using unihal::testing::MakeNode;
 using unihal::testing::RandomTensor;
 
 // The cpu device's passes, as in its Compile.
-ir::Graph Optimized(const ir::Graph& g) {
+ir::Graph Optimized(const ir::Graph& g, int64_t block = kBlock) {
   ir::Graph t = g;
   EXPECT_TRUE(FuseConvPostOps(t, CpuKernelsCanRun).ok());
-  EXPECT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
+  EXPECT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun, block).ok());
   return t;
 }
 
@@ -109,20 +113,63 @@ TEST(CpuLayoutTest, PoolsConcatAndEltwiseStayBlockedBetweenConvs) {
   b.Node(MakeNode("GlobalAveragePool", {"dd"}, {"Y"}), {1, 8, 1, 1});
   b.Output("Y");
   const ir::Graph t = Optimized(b.graph());
-  EXPECT_EQ(Layout(t, "a", kYLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(t, "a", kYLayoutAttr), kBlock);
   const ir::Node& max_pool = NodeWithOutput(t, "p");
   EXPECT_EQ(max_pool.domain, kCpuFusionDomain);
-  EXPECT_EQ(*max_pool.GetInt(kXLayoutAttr, 0), kBlockedChannels);
-  EXPECT_EQ(*max_pool.GetInt(kYLayoutAttr, 0), kBlockedChannels);
-  for (const char* v : {"b", "c", "d"}) EXPECT_EQ(Layout(t, v, kYLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(*max_pool.GetInt(kXLayoutAttr, 0), kBlock);
+  EXPECT_EQ(*max_pool.GetInt(kYLayoutAttr, 0), kBlock);
+  for (const char* v : {"b", "c", "d"}) EXPECT_EQ(Layout(t, v, kYLayoutAttr), kBlock);
   EXPECT_EQ(NodeWithOutput(t, "cat").op_type, "Concat");  // layout-transparent: unchanged
   EXPECT_EQ(NodeWithOutput(t, "cat").domain, "");
-  EXPECT_EQ(Layout(t, "avg", kXLayoutAttr), kBlockedChannels);
-  EXPECT_EQ(Layout(t, "d", kXLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(t, "avg", kXLayoutAttr), kBlock);
+  EXPECT_EQ(Layout(t, "d", kXLayoutAttr), kBlock);
   // The graph output Y is plain; the global pool reads dd blocked.
-  EXPECT_EQ(Layout(t, "Y", kXLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(t, "Y", kXLayoutAttr), kBlock);
   EXPECT_EQ(Layout(t, "Y", kYLayoutAttr), 0);
   ExpectSameResults(b.graph(), t, {1, 8, 12, 12});
+}
+
+// nChw16c, the block of AVX-512 machines: 32- and 16-channel values stay blocked through a
+// pool, a Concat (48), a Relu and an average pool, BatchNormalization included; the 24-channel
+// value (a multiple of 8, not of 16) and the values tied to it through an Add stay plain.
+TEST(CpuLayoutTest, SixteenChannelBlocksStayEquivalent) {
+  CnnBuilder b({1, 16, 12, 12});
+  b.Conv("X", "a", 16, 32, {12, 12});
+  b.Node(MakeNode("MaxPool", {"a"}, {"p"},
+                  {{"kernel_shape", AttrInts({3, 3})},
+                   {"strides", AttrInts({2, 2})},
+                   {"pads", AttrInts({1, 1, 1, 1})}}),
+         {1, 32, 6, 6});
+  b.Conv("p", "b", 32, 16, {6, 6});
+  b.Conv("p", "c", 32, 32, {6, 6});
+  b.Node(MakeNode("Concat", {"b", "c"}, {"cat"}, {{"axis", AttrInt(1)}}), {1, 48, 6, 6});
+  b.Node(MakeNode("Relu", {"cat"}, {"s"}), {1, 48, 6, 6});
+  b.Node(MakeNode("AveragePool", {"s"}, {"avg"},
+                  {{"kernel_shape", AttrInts({2, 2})}, {"strides", AttrInts({2, 2})}}),
+         {1, 48, 3, 3});
+  b.Conv("avg", "d", 48, 24, {3, 3});
+  b.Conv("avg", "e", 48, 24, {3, 3});
+  b.Node(MakeNode("Add", {"d", "e"}, {"de"}), {1, 24, 3, 3});
+  b.Conv("de", "f", 24, 16, {3, 3}, false);
+  b.Node(MakeNode("GlobalAveragePool", {"f"}, {"Y"}), {1, 16, 1, 1});
+  b.Output("Y");
+  const ir::Graph t = Optimized(b.graph(), 16);
+  EXPECT_EQ(Layout(t, "a", kYLayoutAttr), 16);
+  EXPECT_EQ(*NodeWithOutput(t, "p").GetInt(kXLayoutAttr, 0), 16);
+  EXPECT_EQ(*NodeWithOutput(t, "p").GetInt(kYLayoutAttr, 0), 16);
+  for (const char* v : {"b", "c"}) EXPECT_EQ(Layout(t, v, kYLayoutAttr), 16);
+  EXPECT_EQ(Layout(t, "avg", kXLayoutAttr), 16);
+  EXPECT_EQ(Layout(t, "avg", kYLayoutAttr), 16);
+  EXPECT_EQ(Layout(t, "d", kXLayoutAttr), 16);
+  EXPECT_EQ(Layout(t, "d", kYLayoutAttr), 0);  // 24 channels
+  EXPECT_EQ(Layout(t, "f", kXLayoutAttr), 0);
+  EXPECT_EQ(Layout(t, "f", kYLayoutAttr), 16);
+  EXPECT_EQ(Layout(t, "Y", kXLayoutAttr), 16);
+  ExpectSameResults(b.graph(), t, {1, 16, 12, 12});
+  // With nChw8c the 24-channel values are blocked too.
+  const ir::Graph t8 = Optimized(b.graph(), 8);
+  EXPECT_EQ(Layout(t8, "d", kYLayoutAttr), 8);
+  ExpectSameResults(b.graph(), t8, {1, 16, 12, 12});
 }
 
 TEST(CpuLayoutTest, ConcatWithChannelsNotAMultipleOf8StaysPlain) {
@@ -171,8 +218,8 @@ TEST(CpuLayoutTest, ValuesReadByGraphOutputsOrPlainOpsStayPlain) {
   g.value_info["Y"] = F32Value("Y", {1, 8, 4, 4});
   g.outputs = {g.value_info.at("Y"), g.value_info.at("p")};
   const ir::Graph t = Optimized(g);
-  EXPECT_EQ(Layout(t, "a", kYLayoutAttr), kBlockedChannels);
-  EXPECT_EQ(Layout(t, "p", kXLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(t, "a", kYLayoutAttr), kBlock);
+  EXPECT_EQ(Layout(t, "p", kXLayoutAttr), kBlock);
   EXPECT_EQ(Layout(t, "p", kYLayoutAttr), 0);
   EXPECT_EQ(Layout(t, "q", kYLayoutAttr), 0);
   EXPECT_EQ(Layout(t, "r", kXLayoutAttr), 0);
@@ -195,8 +242,8 @@ TEST(CpuLayoutTest, BlockedPoolThatOneDnnDeclinesRunsOnPlainCopies) {
   b.Conv("p", "Y", 16, 8, {4, 4});
   b.Output("Y");
   const ir::Graph t = Optimized(b.graph());
-  EXPECT_EQ(Layout(t, "p", kXLayoutAttr), kBlockedChannels);
-  EXPECT_EQ(Layout(t, "p", kYLayoutAttr), kBlockedChannels);
+  EXPECT_EQ(Layout(t, "p", kXLayoutAttr), kBlock);
+  EXPECT_EQ(Layout(t, "p", kYLayoutAttr), kBlock);
   ExpectSameResults(b.graph(), t, {1, 8, 7, 7});
 }
 
@@ -234,8 +281,8 @@ TEST(CpuLayoutTest, LrnStaysBlockedBetweenConvs) {
     b.Output("Y");
     const ir::Graph t = Optimized(b.graph());
     EXPECT_EQ(NodeWithOutput(t, "n").domain, kCpuFusionDomain);
-    EXPECT_EQ(Layout(t, "n", kXLayoutAttr), kBlockedChannels);
-    EXPECT_EQ(Layout(t, "Y", kXLayoutAttr), kBlockedChannels);
+    EXPECT_EQ(Layout(t, "n", kXLayoutAttr), kBlock);
+    EXPECT_EQ(Layout(t, "Y", kXLayoutAttr), kBlock);
     ExpectSameResults(b.graph(), t, {1, 8, 6, 6});
   }
 }
@@ -262,7 +309,7 @@ TEST(CpuLayoutTest, GraphsWithSubgraphsAreLeftAlone) {
   node.attributes["then_branch"] = ir::Attribute(std::shared_ptr<const ir::Graph>(body));
   g.nodes.push_back(node);
   ir::Graph t = g;
-  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun).ok());
+  ASSERT_TRUE(KeepConvActivationsBlocked(t, CpuKernelsCanRun, kBlock).ok());
   for (const ir::Node& n : t.nodes) EXPECT_EQ(n.domain, "") << n.op_type;
 }
 

@@ -17,12 +17,12 @@ struct BatchNormPrimitive {
 
 class DnnlBatchNormalization final : public hal::Kernel {
  public:
-  DnnlBatchNormalization(DnnlEnginePtr engine, float epsilon, bool relu, bool blocked,
+  DnnlBatchNormalization(DnnlEnginePtr engine, float epsilon, bool relu, int64_t layout,
                          std::unique_ptr<hal::Kernel> fallback)
       : engine_(std::move(engine)),
         epsilon_(epsilon),
         relu_(relu),
-        blocked_(blocked),
+        layout_(layout),
         fallback_(std::move(fallback)) {}
 
   Status Compute(hal::KernelContext& context) const override {
@@ -64,14 +64,14 @@ class DnnlBatchNormalization final : public hal::Kernel {
 
   // The reference kernel (on plain copies when blocked), then the fused Relu.
   Status Fallback(hal::KernelContext& context) const {
-    if (!blocked_ && !relu_) return fallback_->Compute(context);
+    if (layout_ == 0 && !relu_) return fallback_->Compute(context);
     const auto relu = [](Tensor& y) {
       if (y.dtype() != DType::kF32) return;
       float* v = y.data_as<float>();
       for (int64_t i = 0; i < y.num_elements(); ++i) v[i] = v[i] > 0.f ? v[i] : 0.f;
     };
-    return ComputeOnPlainCopies(*engine_, *fallback_, {blocked_}, blocked_, context,
-                                relu_ ? std::function<void(Tensor&)>(relu) : nullptr);
+    return ComputeOnPlainCopies(*engine_, *fallback_, {layout_ != 0}, layout_ != 0, layout_,
+                                context, relu_ ? std::function<void(Tensor&)>(relu) : nullptr);
   }
 
   std::shared_ptr<BatchNormPrimitive> Build(const Shape& x_shape) const {
@@ -82,7 +82,7 @@ class DnnlBatchNormalization final : public hal::Kernel {
     try {
       // Plain tensors stay plain: oneDNN 2.6's plain batch norm is vectorized over space.
       const dnnl::batch_normalization_forward::desc desc(
-          dnnl::prop_kind::forward_inference, LayoutDesc(x_shape, blocked_), epsilon_, flags);
+          dnnl::prop_kind::forward_inference, LayoutDesc(x_shape, layout_), epsilon_, flags);
       entry->pd =
           dnnl::batch_normalization_forward::primitive_desc(desc, ConcurrentAttr(), *engine_);
     } catch (const dnnl::error& error) {
@@ -95,8 +95,8 @@ class DnnlBatchNormalization final : public hal::Kernel {
 
   const DnnlEnginePtr engine_;
   const float epsilon_;
-  const bool relu_;     // the cpu-private form's fused Relu
-  const bool blocked_;  // X and Y channel-blocked
+  const bool relu_;       // the cpu-private form's fused Relu
+  const int64_t layout_;  // of X and Y: 0 plain, else their channel block
   const std::unique_ptr<hal::Kernel> fallback_;
   mutable PrimitiveCache<BatchNormPrimitive> cache_;
 };
@@ -127,7 +127,8 @@ hal::SupportResult SupportsBatchNormalization(const hal::KernelCreateInfo& info)
   return hal::SupportResult::Yes("onednn");
 }
 
-// The cpu-private form: a fused Relu and blocked layouts (4-D, channels a multiple of 8).
+// The cpu-private form: a fused Relu and blocked layouts (4-D, channels a multiple of the
+// block).
 hal::SupportResult SupportsCpuBatchNormalization(const hal::KernelCreateInfo& info) {
   hal::SupportResult plain = SupportsBatchNormalization(info);
   if (!plain.supported) return plain;
@@ -135,14 +136,13 @@ hal::SupportResult SupportsCpuBatchNormalization(const hal::KernelCreateInfo& in
   if (!activation.ok() || (!activation->empty() && *activation != "Relu")) {
     return hal::SupportResult::No("oneDNN BatchNormalization fuses Relu only");
   }
-  Result<bool> blocked = ParseBlockedLayout(info.node, kXLayoutAttr);
-  if (!blocked.ok()) return hal::SupportResult::No(blocked.status().message());
-  if (*blocked) {
-    const ir::ValueInfo* x = info.InputInfo(0);
-    if (!x || !x->shape || x->shape->size() != 4 || !(*x->shape)[1].is_static() ||
-        (*x->shape)[1].value % kBlockedChannels != 0) {
-      return hal::SupportResult::No("blocked BatchNormalization needs 4-D X, channels % 8 == 0");
-    }
+  Result<int64_t> layout = ParseBlockedLayout(info.node, kXLayoutAttr);
+  if (!layout.ok()) return hal::SupportResult::No(layout.status().message());
+  if (*layout != 0 && !HasBlockableChannels(info, *layout)) {
+    return hal::SupportResult::No(
+        "blocked BatchNormalization needs 4-D X with channels a "
+        "multiple of " +
+        std::to_string(*layout));
   }
   return plain;
 }
@@ -159,14 +159,14 @@ Result<std::unique_ptr<hal::Kernel>> CreateDnnlBatchNormalization(
                       CreateReferenceBatchNormalization(hal::KernelCreateInfo{onnx, info.graph}));
   UH_ASSIGN_OR_RETURN(float epsilon, info.node.GetFloat("epsilon", 1e-5f));
   UH_ASSIGN_OR_RETURN(std::string activation, info.node.GetString(kBatchNormActivationAttr, ""));
-  UH_ASSIGN_OR_RETURN(bool x_blocked, ParseBlockedLayout(info.node, kXLayoutAttr));
-  UH_ASSIGN_OR_RETURN(bool y_blocked, ParseBlockedLayout(info.node, kYLayoutAttr));
-  if (x_blocked != y_blocked) {
+  UH_ASSIGN_OR_RETURN(int64_t x_layout, ParseBlockedLayout(info.node, kXLayoutAttr));
+  UH_ASSIGN_OR_RETURN(int64_t y_layout, ParseBlockedLayout(info.node, kYLayoutAttr));
+  if (x_layout != y_layout) {
     return InvalidArgumentError(info.node.Describe() + ": X and Y of a BatchNormalization need " +
                                 "one layout");
   }
   return std::unique_ptr<hal::Kernel>(std::make_unique<DnnlBatchNormalization>(
-      engine, epsilon, activation == "Relu", x_blocked, std::move(fallback)));
+      engine, epsilon, activation == "Relu", x_layout, std::move(fallback)));
 }
 
 }  // namespace

@@ -3,15 +3,20 @@
 // post-ops, see cpu_fusion.h). Weights go into the layout the primitive prefers; constant weights
 // are reordered once per input shape (at kernel creation when the input shape is static).
 // Grouped 1x1 convolutions on plain layouts, and convolutions with larger kernels between
-// nChw8c activations, bypass oneDNN's convolution (grouped_pointwise_conv.h, conv_blocked.h).
+// nChw8c activations on small planes, or 3x3 at stride 1 on larger ones, bypass oneDNN's
+// convolution (grouped_pointwise_conv.h, conv_blocked.h, conv_winograd.h). UNIHAL_CPU_WINOGRAD=0
+// in the environment keeps the 3x3 convolutions on direct summation.
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
 #include "drivers/cpu/cpu_fusion.h"
 #include "drivers/cpu/dnnl/dnnl_common.h"
+#include "drivers/cpu/dnnl/dnnl_layout.h"
 #include "drivers/cpu/dnnl/dnnl_post_ops.h"
 #include "drivers/cpu/dnnl/grouped_pointwise_conv.h"
 #include "drivers/cpu/kernels/conv_blocked.h"
+#include "drivers/cpu/kernels/conv_winograd.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/nn_shapes.h"
 #include "drivers/cpu/kernels/window_geometry.h"
@@ -19,10 +24,18 @@
 namespace unihal::cpu {
 namespace {
 
+// A convolution between nChw8c activations run by one of the driver's own kernels.
 struct BlockedDirectConv {
+  enum class Algorithm { kDirect, kWinograd };
+  Algorithm algorithm = Algorithm::kDirect;
   BlockedConvGeometry geometry;
   std::vector<float> packed_weights;
 };
+
+bool WinogradAllowed() {
+  const char* setting = std::getenv("UNIHAL_CPU_WINOGRAD");
+  return setting == nullptr || std::strcmp(setting, "0") != 0;
+}
 
 struct ConvPrimitive {
   Shape y_shape;
@@ -130,33 +143,51 @@ class DnnlConv final : public hal::Kernel {
     BlockedConvEpilogue epilogue;
     epilogue.bias = bias ? bias->data_as<float>() : nullptr;
     epilogue.sum = sum ? sum->data_as<float>() : nullptr;
-    epilogue.relu = post_ops_.eltwise.has_value();  // TakesBlockedDirect allows Relu only
+    epilogue.relu = post_ops_.eltwise.has_value();  // BlockedAlgorithm allows Relu only
+    // ConvBlocked8's padded rows (per worker) or ConvWinograd's workspace (this thread's).
     const ThreadBufferFn thread_buffer = [](int64_t floats) {
       return static_cast<float*>(ThreadScratch(ScratchSlot::kSource, floats * sizeof(float)));
     };
-    if (!ConvBlocked8(context.thread_pool(), direct.geometry, x.data_as<float>(),
-                      direct.packed_weights.data(), epilogue, thread_buffer,
-                      y.data_as<float>())) {
+    hal::ThreadPool& pool = context.thread_pool();
+    const bool done =
+        direct.algorithm == BlockedDirectConv::Algorithm::kWinograd
+            ? ConvWinograd(pool, direct.geometry, x.data_as<float>(), direct.packed_weights.data(),
+                           epilogue, thread_buffer, y.data_as<float>())
+            : ConvBlocked8(pool, direct.geometry, x.data_as<float>(), direct.packed_weights.data(),
+                           epilogue, thread_buffer, y.data_as<float>());
+    if (!done) {
       return ResourceExhaustedError(context.node().Describe() +
-                                    ": no memory for the convolution's padded input rows");
+                                    ": no memory for the convolution's working buffers");
     }
     return Status::Ok();
   }
 
-  // Whether ConvBlocked8 runs this convolution: constant weights, nChw8c on every side and
-  // no activation other than Relu.
-  bool TakesBlockedDirect(const ConvShapes& s, const WindowGeometry& g) const {
+  // Which of the driver's own kernels runs this convolution, if any: they need constant
+  // weights, nChw8c on every side (they are AVX2 kernels; where the block is 16, oneDNN's
+  // AVX-512 ones run) and no activation other than Relu.
+  std::optional<BlockedDirectConv::Algorithm> BlockedAlgorithm(const ConvShapes& s,
+                                                               const WindowGeometry& g) const {
     const ConvPostOps& ops = post_ops_;
     const bool relu_or_none =
         !ops.eltwise || (*ops.eltwise == dnnl::algorithm::eltwise_relu && ops.alpha == 0.f);
-    return constant_weights_ && ops.x_blocked && ops.y_blocked && (!ops.sum || ops.sum_blocked) &&
-           relu_or_none && g.rank() == 2 &&
-           BlockedConvTakes(s.group, s.in_channels, s.out_channels, g.kernel, g.strides,
-                            g.dilations, g.pad_begin, g.pad_end, g.output);
+    if (!constant_weights_ || !ops.x_blocked || !ops.y_blocked || (ops.sum && !ops.sum_blocked) ||
+        ops.block != 8 || !relu_or_none || g.rank() != 2) {
+      return std::nullopt;
+    }
+    if (BlockedConvTakes(s.group, s.in_channels, s.out_channels, g.kernel, g.strides, g.dilations,
+                         g.pad_begin, g.pad_end, g.output)) {
+      return BlockedDirectConv::Algorithm::kDirect;
+    }
+    if (WinogradAllowed() &&
+        WinogradConvTakes(s.group, s.in_channels, s.out_channels, g.kernel, g.strides, g.dilations,
+                          g.pad_begin, g.pad_end, g.output)) {
+      return BlockedDirectConv::Algorithm::kWinograd;
+    }
+    return std::nullopt;
   }
 
-  static dnnl::memory::desc ActivationDesc(const Shape& shape, bool blocked) {
-    return blocked ? BlockedDesc(shape) : PlainDesc(shape);
+  dnnl::memory::desc ActivationDesc(const Shape& shape, bool blocked) const {
+    return LayoutDesc(shape, blocked ? post_ops_.block : 0);
   }
 
   static Status CheckSum(hal::KernelContext& context, const Tensor* sum, const Tensor& y) {
@@ -225,8 +256,9 @@ class DnnlConv final : public hal::Kernel {
       entry->pointwise = pointwise;
       return entry;
     }
-    if (TakesBlockedDirect(s, g)) {
+    if (const std::optional<BlockedDirectConv::Algorithm> algorithm = BlockedAlgorithm(s, g)) {
       BlockedDirectConv direct;
+      direct.algorithm = *algorithm;
       BlockedConvGeometry& b = direct.geometry;
       b.batch = s.batch;
       b.in_blocks = s.in_channels / 8;
@@ -241,7 +273,10 @@ class DnnlConv final : public hal::Kernel {
       b.stride_w = g.strides[1];
       b.pad_top = g.pad_begin[0];
       b.pad_left = g.pad_begin[1];
-      direct.packed_weights = PackBlockedConvWeights(b, constant_weights_->data_as<float>());
+      const float* weights = constant_weights_->data_as<float>();
+      direct.packed_weights = *algorithm == BlockedDirectConv::Algorithm::kWinograd
+                                  ? PackWinogradWeights(b, weights)
+                                  : PackBlockedConvWeights(b, weights);
       entry->direct = std::move(direct);
       return entry;
     }
@@ -254,11 +289,11 @@ class DnnlConv final : public hal::Kernel {
     // Activations kept blocked between convolutions (cpu_layout.h) fix the layout instead.
     const memory::desc src =
         post_ops_.x_blocked
-            ? BlockedDesc(x_dims)
+            ? ChannelBlockedDesc(x_dims, post_ops_.block)
             : memory::desc(ToDnnlDims(x_dims), memory::data_type::f32, memory::format_tag::any);
     const memory::desc dst =
         post_ops_.y_blocked
-            ? BlockedDesc(y_dims)
+            ? ChannelBlockedDesc(y_dims, post_ops_.block)
             : memory::desc(ToDnnlDims(y_dims), memory::data_type::f32, memory::format_tag::any);
     const memory::dims strides = ToDnnlDims(g.strides);
     const memory::dims pad_l = ToDnnlDims(g.pad_begin);

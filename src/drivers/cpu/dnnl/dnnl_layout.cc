@@ -9,12 +9,15 @@
 namespace unihal::cpu {
 namespace {
 
-// Converts between the plain bytes of a tensor and the blocked bytes of another.
-void Convert(const dnnl::engine& engine, const Tensor& from, bool from_blocked, Tensor& to,
-             bool to_blocked) {
-  ReorderInto(engine, WrapMemory(LayoutDesc(from.shape(), from_blocked), engine, from.data()),
-              WrapMemory(LayoutDesc(to.shape(), to_blocked), engine, to.data()));
+// Converts between the bytes of a tensor in one layout (0 plain, else the channel block) and
+// those of another.
+void Convert(const dnnl::engine& engine, const Tensor& from, int64_t from_block, Tensor& to,
+             int64_t to_block) {
+  ReorderInto(engine, WrapMemory(LayoutDesc(from.shape(), from_block), engine, from.data()),
+              WrapMemory(LayoutDesc(to.shape(), to_block), engine, to.data()));
 }
+
+bool IsChannelBlock(int64_t block) { return block == 8 || block == 16; }
 
 // Shows the inner kernel plain copies of the blocked inputs and a plain output 0.
 class PlainCopiesContext final : public hal::KernelContext {
@@ -50,29 +53,57 @@ class PlainCopiesContext final : public hal::KernelContext {
 
 }  // namespace
 
-Result<bool> ParseBlockedLayout(const ir::Node& node, const char* attr) {
-  UH_ASSIGN_OR_RETURN(int64_t layout, node.GetInt(attr, 0));
-  if (layout != 0 && layout != kBlockedChannels) {
-    return InvalidArgumentError(node.Describe() + ": unknown " + attr + " " +
-                                std::to_string(layout) + " (0 plain, 8 nChw8c)");
-  }
-  return layout == kBlockedChannels;
+int64_t PreferredChannelBlock() {
+  const auto avx512_core = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  return (isa & avx512_core) == avx512_core ? 16 : 8;
 }
 
-dnnl::memory::desc ChannelBlockedDesc(const Shape& shape) {
+Result<int64_t> ParseBlockedLayout(const ir::Node& node, const char* attr) {
+  UH_ASSIGN_OR_RETURN(int64_t layout, node.GetInt(attr, 0));
+  if (layout != 0 && !IsChannelBlock(layout)) {
+    return InvalidArgumentError(node.Describe() + ": unknown " + attr + " " +
+                                std::to_string(layout) + " (0 plain, 8 nChw8c, 16 nChw16c)");
+  }
+  return layout;
+}
+
+Result<XYLayouts> ParseXYLayouts(const ir::Node& node) {
+  UH_ASSIGN_OR_RETURN(int64_t x, ParseBlockedLayout(node, kXLayoutAttr));
+  UH_ASSIGN_OR_RETURN(int64_t y, ParseBlockedLayout(node, kYLayoutAttr));
+  if (x != 0 && y != 0 && x != y) {
+    return InvalidArgumentError(node.Describe() + ": x_layout " + std::to_string(x) +
+                                " and y_layout " + std::to_string(y) +
+                                " name different channel blocks");
+  }
+  XYLayouts layouts;
+  layouts.x_blocked = x != 0;
+  layouts.y_blocked = y != 0;
+  layouts.block = x != 0 ? x : y != 0 ? y : PreferredChannelBlock();
+  return layouts;
+}
+
+bool HasBlockableChannels(const hal::KernelCreateInfo& info, int64_t block) {
+  const ir::ValueInfo* x = info.InputInfo(0);
+  return x && x->shape && x->shape->size() == 4 && (*x->shape)[1].is_static() &&
+         (*x->shape)[1].value % block == 0;
+}
+
+dnnl::memory::desc ChannelBlockedDesc(const Shape& shape, int64_t block) {
   using tag = dnnl::memory::format_tag;
-  const tag format = shape.size() == 3   ? tag::aBc8b
-                     : shape.size() == 5 ? tag::aBcde8b
-                                         : tag::aBcd8b;
+  const bool wide = block == 16;
+  const tag format = shape.size() == 3   ? (wide ? tag::aBc16b : tag::aBc8b)
+                     : shape.size() == 5 ? (wide ? tag::aBcde16b : tag::aBcde8b)
+                                         : (wide ? tag::aBcd16b : tag::aBcd8b);
   return dnnl::memory::desc(ToDnnlDims(shape), dnnl::memory::data_type::f32, format);
 }
 
-dnnl::memory::desc LayoutDesc(const Shape& shape, bool blocked) {
-  return blocked ? ChannelBlockedDesc(shape) : PlainDesc(shape);
+dnnl::memory::desc LayoutDesc(const Shape& shape, int64_t block) {
+  return block != 0 ? ChannelBlockedDesc(shape, block) : PlainDesc(shape);
 }
 
-bool BlockedIsPlain(const Shape& shape) {
-  if (shape.size() < 3 || shape[1] % kBlockedChannels != 0) return false;
+bool BlockedIsPlain(const Shape& shape, int64_t block) {
+  if (shape.size() < 3 || shape[1] % block != 0) return false;
   for (size_t i = 2; i < shape.size(); ++i) {
     if (shape[i] != 1) return false;
   }
@@ -81,20 +112,19 @@ bool BlockedIsPlain(const Shape& shape) {
 
 Status ComputeOnPlainCopies(const dnnl::engine& engine, const hal::Kernel& plain_kernel,
                             const std::vector<bool>& blocked_inputs, bool blocked_output,
-                            hal::KernelContext& context,
+                            int64_t block, hal::KernelContext& context,
                             const std::function<void(Tensor&)>& finish) {
   std::vector<std::optional<Tensor>> copies(context.num_inputs());
   for (size_t i = 0; i < copies.size() && i < blocked_inputs.size(); ++i) {
     const Tensor* x = context.input(i);
     if (!blocked_inputs[i] || !x) continue;
-    if (x->dtype() != DType::kF32 || x->rank() < 3 || x->rank() > 5 ||
-        x->dim(1) % kBlockedChannels != 0) {
+    if (x->dtype() != DType::kF32 || x->rank() < 3 || x->rank() > 5 || x->dim(1) % block != 0) {
       return InternalError(context.node().Describe() + ": blocked input " + std::to_string(i) +
-                           " must be float32 of rank 3 to 5 with channels a multiple of 8, is " +
-                           x->Describe());
+                           " must be float32 of rank 3 to 5 with channels a multiple of " +
+                           std::to_string(block) + ", is " + x->Describe());
     }
     UH_ASSIGN_OR_RETURN(Tensor plain, Tensor::Allocate(DType::kF32, x->shape()));
-    Convert(engine, *x, true, plain, false);
+    Convert(engine, *x, block, plain, 0);
     copies[i] = std::move(plain);
   }
   PlainCopiesContext plain_context(context, std::move(copies));
@@ -107,12 +137,12 @@ Status ComputeOnPlainCopies(const dnnl::engine& engine, const hal::Kernel& plain
     std::memcpy(out->data(), y.data(), y.nbytes());
     return Status::Ok();
   }
-  if (y.dtype() != DType::kF32 || y.rank() < 3 || y.rank() > 5 ||
-      y.dim(1) % kBlockedChannels != 0) {
+  if (y.dtype() != DType::kF32 || y.rank() < 3 || y.rank() > 5 || y.dim(1) % block != 0) {
     return InternalError(context.node().Describe() + ": blocked output must be float32 of rank " +
-                         "3 to 5 with channels a multiple of 8, is " + y.Describe());
+                         "3 to 5 with channels a multiple of " + std::to_string(block) + ", is " +
+                         y.Describe());
   }
-  Convert(engine, y, false, *out, true);
+  Convert(engine, y, 0, *out, block);
   return Status::Ok();
 }
 

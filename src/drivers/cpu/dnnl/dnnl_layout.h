@@ -14,27 +14,49 @@
 
 namespace unihal::cpu {
 
-// Whether the node's attribute `attr` (x_layout / y_layout, cpu_layout.h) says blocked.
-Result<bool> ParseBlockedLayout(const ir::Node& node, const char* attr);
+// The channel block of the blocked layout on this CPU: 16 (nChw16c) where oneDNN runs its
+// AVX-512 kernels, whose convolutions take 16-channel blocks (with nChw8c they fall back to
+// their AVX2 kernels, at half the speed), else 8 (nChw8c).
+int64_t PreferredChannelBlock();
 
-// The channel-blocked (nCw8c, nChw8c, nCdhw8c) float32 descriptor of a rank 3..5 `shape`.
-dnnl::memory::desc ChannelBlockedDesc(const Shape& shape);
+// The layout the node's attribute `attr` (x_layout / y_layout, cpu_layout.h) names: 0 plain,
+// or the channel block, 8 or 16.
+Result<int64_t> ParseBlockedLayout(const ir::Node& node, const char* attr);
 
-// `shape` in the blocked layout when `blocked`, else plain.
-dnnl::memory::desc LayoutDesc(const Shape& shape, bool blocked);
+// The x_layout and y_layout of a blocked-aware node (pooling, BatchNormalization, LRN): which
+// are blocked and the channel block they share; PreferredChannelBlock() when neither is, for
+// the kernels that run plain tensors through blocked copies.
+struct XYLayouts {
+  bool x_blocked = false;
+  bool y_blocked = false;
+  int64_t block = 8;
+};
+Result<XYLayouts> ParseXYLayouts(const ir::Node& node);
 
-// Whether the blocked and plain layouts of `shape` hold the same bytes (channels a multiple of
-// 8 and every spatial dim 1, e.g. a global pool's output), so either descriptor may be used.
-bool BlockedIsPlain(const Shape& shape);
+// Whether input 0 of the node is known to be 4-D with channels a multiple of `block`.
+bool HasBlockableChannels(const hal::KernelCreateInfo& info, int64_t block);
+
+// The channel-blocked (nCw{b}c, nChw{b}c, nCdhw{b}c for block b = 8 or 16) float32 descriptor
+// of a rank 3..5 `shape`.
+dnnl::memory::desc ChannelBlockedDesc(const Shape& shape, int64_t block);
+
+// `shape` in the blocked layout of `block` when it is not 0, else plain.
+dnnl::memory::desc LayoutDesc(const Shape& shape, int64_t block);
+
+// Whether the blocked layout of `block` and the plain layout of `shape` hold the same bytes
+// (channels a multiple of the block and every spatial dim 1, e.g. a global pool's output), so
+// either descriptor may be used.
+bool BlockedIsPlain(const Shape& shape, int64_t block);
 
 // Runs `plain_kernel` (which reads and writes plain layouts) for a node whose inputs marked in
-// `blocked_inputs` and whose output 0 (when `blocked_output`) are blocked: converts those inputs
+// `blocked_inputs` and whose output 0 (when `blocked_output`) are blocked by `block` channels:
+// converts those inputs
 // to plain copies, computes, and converts output 0 back. The slow but always-correct path when
 // oneDNN declines a blocked case. `finish`, when given, then updates the plain output 0 (e.g.
 // applies a fused activation).
 Status ComputeOnPlainCopies(const dnnl::engine& engine, const hal::Kernel& plain_kernel,
                             const std::vector<bool>& blocked_inputs, bool blocked_output,
-                            hal::KernelContext& context,
+                            int64_t block, hal::KernelContext& context,
                             const std::function<void(Tensor&)>& finish = nullptr);
 
 }  // namespace unihal::cpu

@@ -26,11 +26,12 @@ struct LrnParams {
 
 class DnnlLrn final : public hal::Kernel {
  public:
-  DnnlLrn(DnnlEnginePtr engine, LrnParams params, bool blocked,
+  DnnlLrn(DnnlEnginePtr engine, LrnParams params, XYLayouts layouts,
           std::unique_ptr<hal::Kernel> fallback)
       : engine_(std::move(engine)),
         params_(params),
-        blocked_(blocked),
+        blocked_(layouts.x_blocked),
+        block_(layouts.block),
         fallback_(std::move(fallback)) {}
 
   Status Compute(hal::KernelContext& context) const override {
@@ -46,7 +47,7 @@ class DnnlLrn final : public hal::Kernel {
     UH_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(context, 0, "X"));
     if (x->dtype() != DType::kF32 || x->rank() != 4) return Fallback(context);
     // Blocked inside only when that needs no channel padding.
-    const bool inner_blocked = blocked_ || x->dim(1) % kBlockedChannels == 0;
+    const bool inner_blocked = blocked_ || x->dim(1) % block_ == 0;
     std::shared_ptr<const LrnPrimitive> entry =
         cache_.GetOrBuild({x->shape()}, [&] { return Build(x->shape(), inner_blocked); });
     if (!entry) return Fallback(context);
@@ -67,16 +68,17 @@ class DnnlLrn final : public hal::Kernel {
 
   Status Fallback(hal::KernelContext& context) const {
     if (!blocked_) return fallback_->Compute(context);
-    return ComputeOnPlainCopies(*engine_, *fallback_, {true}, true, context);
+    return ComputeOnPlainCopies(*engine_, *fallback_, {true}, true, block_, context);
   }
 
   std::shared_ptr<LrnPrimitive> Build(const Shape& x_shape, bool blocked) const {
     if (params_.size % 2 == 0) return nullptr;  // see the file comment
     auto entry = std::make_shared<LrnPrimitive>();
     try {
-      const dnnl::lrn_forward::desc desc(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::lrn_across_channels,
-          LayoutDesc(x_shape, blocked), params_.size, params_.alpha, params_.beta, params_.bias);
+      const dnnl::lrn_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::lrn_across_channels,
+                                         LayoutDesc(x_shape, blocked ? block_ : 0), params_.size,
+                                         params_.alpha, params_.beta, params_.bias);
       entry->pd = dnnl::lrn_forward::primitive_desc(desc, ConcurrentAttr(), *engine_);
     } catch (const dnnl::error& error) {
       if (IsUnimplemented(error) || error.status == dnnl_invalid_arguments) return nullptr;
@@ -88,7 +90,8 @@ class DnnlLrn final : public hal::Kernel {
 
   const DnnlEnginePtr engine_;
   const LrnParams params_;
-  const bool blocked_;  // X and Y channel-blocked (the cpu-private form)
+  const bool blocked_;   // X and Y channel-blocked (the cpu-private form)
+  const int64_t block_;  // their channel block, also of the blocked copies of plain X
   const std::unique_ptr<hal::Kernel> fallback_;
   mutable PrimitiveCache<LrnPrimitive> cache_;
 };
@@ -97,14 +100,11 @@ hal::SupportResult SupportsLrn(const hal::KernelCreateInfo& info) {
   if (!InputIsF32(info, 0)) return hal::SupportResult::No("oneDNN LRN takes float32 X only");
   const std::optional<size_t> rank = InputRank(info, 0);
   if (!rank || *rank != 4) return hal::SupportResult::No("oneDNN LRN needs 4-D X");
-  Result<bool> blocked = ParseBlockedLayout(info.node, kXLayoutAttr);
-  if (!blocked.ok()) return hal::SupportResult::No(blocked.status().message());
-  if (*blocked) {
-    const ir::ValueInfo* x = info.InputInfo(0);
-    if (!x || !x->shape || !(*x->shape)[1].is_static() ||
-        (*x->shape)[1].value % kBlockedChannels != 0) {
-      return hal::SupportResult::No("blocked LRN needs channels a multiple of 8");
-    }
+  Result<XYLayouts> layouts = ParseXYLayouts(info.node);
+  if (!layouts.ok()) return hal::SupportResult::No(layouts.status().message());
+  if (layouts->x_blocked && !HasBlockableChannels(info, layouts->block)) {
+    return hal::SupportResult::No("blocked LRN needs channels a multiple of " +
+                                  std::to_string(layouts->block));
   }
   return hal::SupportResult::Yes("onednn");
 }
@@ -117,13 +117,12 @@ Result<std::unique_ptr<hal::Kernel>> CreateDnnlLrn(const DnnlEnginePtr& engine,
   UH_ASSIGN_OR_RETURN(params.alpha, info.node.GetFloat("alpha", 1e-4f));
   UH_ASSIGN_OR_RETURN(params.beta, info.node.GetFloat("beta", 0.75f));
   UH_ASSIGN_OR_RETURN(params.bias, info.node.GetFloat("bias", 1.0f));
-  UH_ASSIGN_OR_RETURN(bool x_blocked, ParseBlockedLayout(info.node, kXLayoutAttr));
-  UH_ASSIGN_OR_RETURN(bool y_blocked, ParseBlockedLayout(info.node, kYLayoutAttr));
-  if (x_blocked != y_blocked) {
+  UH_ASSIGN_OR_RETURN(XYLayouts layouts, ParseXYLayouts(info.node));
+  if (layouts.x_blocked != layouts.y_blocked) {
     return InvalidArgumentError(info.node.Describe() + ": X and Y of an LRN need one layout");
   }
   return std::unique_ptr<hal::Kernel>(
-      std::make_unique<DnnlLrn>(engine, params, x_blocked, std::move(fallback)));
+      std::make_unique<DnnlLrn>(engine, params, layouts, std::move(fallback)));
 }
 
 }  // namespace

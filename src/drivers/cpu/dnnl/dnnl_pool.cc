@@ -27,13 +27,14 @@ struct PoolPrimitive {
 class DnnlPool final : public hal::Kernel {
  public:
   DnnlPool(DnnlEnginePtr engine, PoolKind kind, WindowAttributes window, bool count_include_pad,
-           bool x_blocked, bool y_blocked, std::unique_ptr<hal::Kernel> fallback)
+           XYLayouts layouts, std::unique_ptr<hal::Kernel> fallback)
       : engine_(std::move(engine)),
         kind_(kind),
         window_(std::move(window)),
         count_include_pad_(count_include_pad),
-        x_blocked_(x_blocked),
-        y_blocked_(y_blocked),
+        x_blocked_(layouts.x_blocked),
+        y_blocked_(layouts.y_blocked),
+        block_(layouts.block),
         fallback_(std::move(fallback)) {}
 
   Status Compute(hal::KernelContext& context) const override {
@@ -63,12 +64,12 @@ class DnnlPool final : public hal::Kernel {
     const Shape y_shape(dst_dims.begin(), dst_dims.end());
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
     const dnnl::engine& engine = *engine_;
-    const bool src_direct = x_blocked_ || BlockedIsPlain(x->shape());
+    const bool src_direct = x_blocked_ || BlockedIsPlain(x->shape(), block_);
     const dnnl::memory src =
         src_direct ? WrapMemory(entry->pd.src_desc(), engine, x->data())
                    : ReorderToScratch(engine, WrapMemory(PlainDesc(x->shape()), engine, x->data()),
                                       entry->pd.src_desc(), ScratchSlot::kSource);
-    const bool dst_direct = y_blocked_ || BlockedIsPlain(y_shape);
+    const bool dst_direct = y_blocked_ || BlockedIsPlain(y_shape, block_);
     const dnnl::memory dst = dst_direct
                                  ? WrapMemory(dst_desc, engine, y->data())
                                  : ScratchMemory(engine, dst_desc, ScratchSlot::kDestination);
@@ -88,19 +89,21 @@ class DnnlPool final : public hal::Kernel {
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
     const dnnl::engine& engine = *engine_;
     const float* src = x.data_as<float>();
-    if (!x_blocked_ && !BlockedIsPlain(x.shape())) {
+    if (!x_blocked_ && !BlockedIsPlain(x.shape(), block_)) {
       src = static_cast<const float*>(
           ReorderToScratch(engine, WrapMemory(PlainDesc(x.shape()), engine, src),
-                           ChannelBlockedDesc(x.shape()), ScratchSlot::kSource)
+                           ChannelBlockedDesc(x.shape(), block_), ScratchSlot::kSource)
               .get_data_handle());
     }
-    const bool dst_direct = y_blocked_ || BlockedIsPlain(y_shape);
-    const dnnl::memory dst =
-        dst_direct ? WrapMemory(ChannelBlockedDesc(y_shape), engine, y->data())
-                   : ScratchMemory(engine, ChannelBlockedDesc(y_shape), ScratchSlot::kDestination);
+    const bool dst_direct = y_blocked_ || BlockedIsPlain(y_shape, block_);
+    const dnnl::memory::desc y_blocked_desc = ChannelBlockedDesc(y_shape, block_);
+    const dnnl::memory dst = dst_direct
+                                 ? WrapMemory(y_blocked_desc, engine, y->data())
+                                 : ScratchMemory(engine, y_blocked_desc, ScratchSlot::kDestination);
     BlockedPoolGeometry geometry;
     geometry.batch = x.shape()[0];
-    geometry.channel_blocks = (x.shape()[1] + kBlockedChannels - 1) / kBlockedChannels;
+    geometry.block = block_;
+    geometry.channel_blocks = (x.shape()[1] + block_ - 1) / block_;
     geometry.in_h = g.input[0];
     geometry.in_w = g.input[1];
     geometry.out_h = g.output[0];
@@ -126,7 +129,7 @@ class DnnlPool final : public hal::Kernel {
 
   Status Fallback(hal::KernelContext& context) const {
     if (!x_blocked_ && !y_blocked_) return fallback_->Compute(context);
-    return ComputeOnPlainCopies(*engine_, *fallback_, {x_blocked_}, y_blocked_, context);
+    return ComputeOnPlainCopies(*engine_, *fallback_, {x_blocked_}, y_blocked_, block_, context);
   }
 
   std::shared_ptr<PoolPrimitive> Build(const Shape& x_shape, const WindowGeometry& g) const {
@@ -151,9 +154,9 @@ class DnnlPool final : public hal::Kernel {
     try {
       // Blocked on both sides even for plain tensors: see the file comment.
       const dnnl::pooling_v2_forward::desc desc(
-          dnnl::prop_kind::forward_inference, algorithm, ChannelBlockedDesc(x_shape),
-          ChannelBlockedDesc(y_shape), ToDnnlDims(g.strides), ToDnnlDims(g.kernel), dilations,
-          ToDnnlDims(g.pad_begin), padding_r);
+          dnnl::prop_kind::forward_inference, algorithm, ChannelBlockedDesc(x_shape, block_),
+          ChannelBlockedDesc(y_shape, block_), ToDnnlDims(g.strides), ToDnnlDims(g.kernel),
+          dilations, ToDnnlDims(g.pad_begin), padding_r);
       entry->pd = dnnl::pooling_v2_forward::primitive_desc(desc, ConcurrentAttr(), *engine_);
     } catch (const dnnl::error& error) {
       if (IsUnimplemented(error) || error.status == dnnl_invalid_arguments) return nullptr;
@@ -169,6 +172,7 @@ class DnnlPool final : public hal::Kernel {
   const bool count_include_pad_;
   const bool x_blocked_;  // X in the channel-blocked layout (the cpu-private form)
   const bool y_blocked_;  // Y in the channel-blocked layout
+  const int64_t block_;   // their channel block, also of the blocked copies of plain tensors
   const std::unique_ptr<hal::Kernel> fallback_;
   mutable PrimitiveCache<PoolPrimitive> cache_;
 };
@@ -185,14 +189,15 @@ hal::SupportResult SupportsPool(const hal::KernelCreateInfo& info) {
   return hal::SupportResult::Yes("onednn");
 }
 
-// The cpu-private form: X and/or Y blocked, so rank 4 with channels a multiple of 8.
+// The cpu-private form: X and/or Y blocked, so rank 4 with channels a multiple of the block.
 hal::SupportResult SupportsBlockedPool(const hal::KernelCreateInfo& info) {
   hal::SupportResult plain = SupportsPool(info);
   if (!plain.supported) return plain;
-  const ir::ValueInfo* x = info.InputInfo(0);
-  if (!x || !x->shape || x->shape->size() != 4 || !(*x->shape)[1].is_static() ||
-      (*x->shape)[1].value % kBlockedChannels != 0) {
-    return hal::SupportResult::No("blocked pooling needs 4-D X with channels a multiple of 8");
+  Result<XYLayouts> layouts = ParseXYLayouts(info.node);
+  if (!layouts.ok()) return hal::SupportResult::No(layouts.status().message());
+  if (!HasBlockableChannels(info, layouts->block)) {
+    return hal::SupportResult::No("blocked pooling needs 4-D X with channels a multiple of " +
+                                  std::to_string(layouts->block));
   }
   return plain;
 }
@@ -214,11 +219,9 @@ hal::KernelFactory PoolFactory(const DnnlEnginePtr& engine, PoolKind kind) {
       }
       UH_ASSIGN_OR_RETURN(window, ParseWindowAttributes(info.node, true));
     }
-    UH_ASSIGN_OR_RETURN(bool x_blocked, ParseBlockedLayout(info.node, kXLayoutAttr));
-    UH_ASSIGN_OR_RETURN(bool y_blocked, ParseBlockedLayout(info.node, kYLayoutAttr));
-    return std::unique_ptr<hal::Kernel>(
-        std::make_unique<DnnlPool>(engine, kind, std::move(window), count_include_pad != 0,
-                                   x_blocked, y_blocked, std::move(fallback)));
+    UH_ASSIGN_OR_RETURN(XYLayouts layouts, ParseXYLayouts(info.node));
+    return std::unique_ptr<hal::Kernel>(std::make_unique<DnnlPool>(
+        engine, kind, std::move(window), count_include_pad != 0, layouts, std::move(fallback)));
   };
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "drivers/cpu/cpu_layout.h"
+#include "drivers/cpu/dnnl/dnnl_layout.h"
 
 namespace unihal::cpu {
 namespace {
@@ -44,11 +45,14 @@ Result<ConvPostOps> ParseConvPostOps(const ir::Node& node) {
   for (auto [key, flag] :
        {std::pair{kXLayoutAttr, &ops.x_blocked}, std::pair{kSumLayoutAttr, &ops.sum_blocked},
         std::pair{kYLayoutAttr, &ops.y_blocked}}) {
-    UH_ASSIGN_OR_RETURN(int64_t layout, node.GetInt(key, 0));
-    if (layout != 0 && layout != kBlockedChannels) {
-      return InvalidArgumentError(node.Describe() + ": unknown layout " + std::to_string(layout));
+    UH_ASSIGN_OR_RETURN(int64_t layout, ParseBlockedLayout(node, key));
+    if (layout != 0 && ops.block != 0 && layout != ops.block) {
+      return InvalidArgumentError(node.Describe() + ": blocked inputs and outputs of " +
+                                  "different channel blocks (" + std::to_string(layout) + ", " +
+                                  std::to_string(ops.block) + ")");
     }
-    *flag = layout == kBlockedChannels;
+    *flag = layout != 0;
+    if (layout != 0) ops.block = layout;
   }
   if (ops.activation.empty()) return ops;
   if (ops.activation == "Relu") {
@@ -67,11 +71,6 @@ Result<ConvPostOps> ParseConvPostOps(const ir::Node& node) {
                                 "'");
   }
   return ops;
-}
-
-dnnl::memory::desc BlockedDesc(const Shape& shape) {
-  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
-                            dnnl::memory::data_type::f32, dnnl::memory::format_tag::aBcd8b);
 }
 
 void AppendPostOps(const ConvPostOps& ops, dnnl::primitive_attr& attr) {

@@ -19,19 +19,17 @@ struct ConvPostOps {
   std::string activation;                  // its ONNX name (for the reference path)
   float alpha = 0.f;
   float beta = 0.f;
-  // Layouts (cpu_layout.h): true = nChw8c, false = plain.
+  // Layouts (cpu_layout.h): true = channel-blocked by `block` (8 or 16), false = plain.
   bool x_blocked = false;
   bool sum_blocked = false;
   bool y_blocked = false;
+  int64_t block = 0;  // shared by the blocked ones; 0 when none is
   bool empty() const { return !sum && !eltwise; }
   bool any_blocked() const { return x_blocked || sum_blocked || y_blocked; }
 };
 
 // The post-ops and layouts of a FusedConv node (none for a plain Conv).
 Result<ConvPostOps> ParseConvPostOps(const ir::Node& node);
-
-// The nChw8c descriptor of a 4-D float32 `shape`.
-dnnl::memory::desc BlockedDesc(const Shape& shape);
 
 // `attr` with the post-ops appended.
 void AppendPostOps(const ConvPostOps& ops, dnnl::primitive_attr& attr);

@@ -1,7 +1,9 @@
-// ConvBlocked8 against a float64 convolution written out here, on random nChw8c inputs:
-// padding on every side, stride 2 with uneven padding, a 5x5 kernel with an in-place residual,
-// no padding at all (the source read directly), several input-channel passes, an odd number
-// of output channel blocks, several row chunks and images.
+// ConvBlocked8 and ConvWinograd against a float64 convolution written out here, on random
+// nChw8c inputs. ConvBlocked8: padding on every side, stride 2 with uneven padding, a 5x5 kernel
+// with an in-place residual, no padding at all (the source read directly), several input-channel
+// passes, an odd number of output channel blocks, several row chunks and images. ConvWinograd:
+// planes that are no multiple of the 4x4 tile, padding 0 to 2 and uneven, several chunks of
+// tiles, an odd number of output channel blocks, an in-place residual.
 #include "drivers/cpu/kernels/conv_blocked.h"
 
 #include <gtest/gtest.h>
@@ -9,15 +11,21 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
+
+#include "drivers/cpu/kernels/conv_winograd.h"
 
 namespace unihal::cpu {
 namespace {
 
 constexpr int64_t kLanes = 8;
 
+enum class Kernel { kDirect, kWinograd };
+
 struct Case {
   const char* name;
+  Kernel kernel;
   BlockedConvGeometry g;
   bool bias, sum, relu, sum_in_place;
 };
@@ -81,9 +89,20 @@ TEST_P(ConvBlockedTest, MatchesFloat64Convolution) {
   epilogue.bias = c.bias ? bias.data() : nullptr;
   epilogue.sum = c.sum ? (c.sum_in_place ? y.data() : residual.data()) : nullptr;
   epilogue.relu = c.relu;
-  const std::vector<float> packed = PackBlockedConvWeights(g, w.data());
-  ASSERT_TRUE(ConvBlocked8(hal::ThreadPool::Process(), g, x.data(), packed.data(), epilogue,
-                           ThreadBuffer, y.data()));
+  hal::ThreadPool& pool = hal::ThreadPool::Process();
+  if (c.kernel == Kernel::kDirect) {
+    const std::vector<float> packed = PackBlockedConvWeights(g, w.data());
+    ASSERT_TRUE(ConvBlocked8(pool, g, x.data(), packed.data(), epilogue, ThreadBuffer, y.data()));
+  } else {
+    const std::vector<float> packed = PackWinogradWeights(g, w.data());
+    ASSERT_TRUE(ConvWinograd(pool, g, x.data(), packed.data(), epilogue, ThreadBuffer, y.data()));
+  }
+  // float32 accumulation over up to 576 terms; one term left out or counted twice is about
+  // magnitude / 576, 100 times the direct sum's tolerance (measured: up to 2e-7 of magnitude).
+  // Winograd's transforms scale values by up to 100 between the sums, for about 10 times the
+  // rounding error (measured: up to 2e-6), still 100 times below a wrong term.
+  const double tolerance = c.kernel == Kernel::kDirect ? 1e-5 : 2e-5;
+  double worst = 0;
 
   int64_t checked = 0;
   for (int64_t n = 0; n < g.batch; ++n) {
@@ -107,9 +126,8 @@ TEST_P(ConvBlockedTest, MatchesFloat64Convolution) {
           const int64_t out = At(g.out_blocks, g.out_h, g.out_w, n, m, oh, ow);
           if (c.sum) expected += residual[out];
           if (c.relu) expected = std::max(expected, 0.0);
-          // float32 accumulation over up to 576 terms; one term left out or counted twice
-          // is about magnitude / 576, 100 times this.
-          ASSERT_NEAR(y[out], expected, 1e-5 * (magnitude + 1.0))
+          worst = std::max(worst, std::abs(y[out] - expected) / (magnitude + 1.0));
+          ASSERT_NEAR(y[out], expected, tolerance * (magnitude + 1.0))
               << c.name << " at n " << n << " channel " << m << " (" << oh << ", " << ow << ")";
           ++checked;
         }
@@ -117,6 +135,7 @@ TEST_P(ConvBlockedTest, MatchesFloat64Convolution) {
     }
   }
   EXPECT_EQ(checked, static_cast<int64_t>(y.size()));
+  RecordProperty("worst_relative_error", std::to_string(worst));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -124,19 +143,61 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // ResNet's last stage in small: 8 input blocks go in 3 passes, 3 output blocks as a
         // pair and a single, 7-pixel rows in steps that run across rows.
-        Case{"resnet_7x7", Geometry(1, 64, 24, 7, 7, 3, 1, 1, 1, 1, 1), true, false, true, false},
+        Case{"resnet_7x7", Kernel::kDirect, Geometry(1, 64, 24, 7, 7, 3, 1, 1, 1, 1, 1), true,
+             false, true, false},
         // Stride 2, no padding at the top-left of the columns, one at the bottom and right.
-        Case{"stride2_uneven", Geometry(2, 16, 16, 13, 12, 3, 2, 1, 0, 1, 1), true, false, false,
-             false},
+        Case{"stride2_uneven", Kernel::kDirect, Geometry(2, 16, 16, 13, 12, 3, 2, 1, 0, 1, 1), true,
+             false, false, false},
         // 5x5 (one input block per pass, so two passes), the residual read from and written to
         // the same buffer.
-        Case{"5x5_residual_in_place", Geometry(1, 16, 16, 9, 9, 5, 1, 2, 2, 2, 2), true, true, true,
-             true},
+        Case{"5x5_residual_in_place", Kernel::kDirect, Geometry(1, 16, 16, 9, 9, 5, 1, 2, 2, 2, 2),
+             true, true, true, true},
         // No padding: the source is read directly; a residual from another buffer.
-        Case{"no_padding", Geometry(2, 24, 8, 10, 9, 3, 1, 0, 0, 0, 0), false, true, false, false},
+        Case{"no_padding", Kernel::kDirect, Geometry(2, 24, 8, 10, 9, 3, 1, 0, 0, 0, 0), false,
+             true, false, false},
         // Rows wider than one chunk's cache budget, so each image goes in several chunks.
-        Case{"row_chunks", Geometry(2, 64, 16, 56, 40, 3, 1, 1, 1, 1, 1), true, true, true, false}),
+        Case{"row_chunks", Kernel::kDirect, Geometry(2, 64, 16, 56, 40, 3, 1, 1, 1, 1, 1), true,
+             true, true, false},
+        // 13x11 output: tiles cut at the bottom and right edges; a pair and a single output
+        // block; two images.
+        Case{"winograd_edges", Kernel::kWinograd, Geometry(2, 16, 24, 13, 11, 3, 1, 1, 1, 1, 1),
+             true, false, true, false},
+        // No padding, and padding 2 at the top and right but none at the left.
+        Case{"winograd_valid", Kernel::kWinograd, Geometry(1, 8, 16, 12, 14, 3, 1, 0, 0, 0, 0),
+             false, true, false, false},
+        Case{"winograd_uneven_pads", Kernel::kWinograd,
+             Geometry(1, 24, 16, 10, 9, 3, 1, 2, 0, 1, 2), true, false, false, false},
+        // 400 tiles in several chunks, the residual read from and written to the same buffer.
+        Case{"winograd_chunks_in_place", Kernel::kWinograd,
+             Geometry(1, 64, 64, 80, 80, 3, 1, 1, 1, 1, 1), true, true, true, true}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+
+TEST(ConvBlockedTest, WinogradReportsNoWorkspace) {
+  if (!BlockedConvSupported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
+  const BlockedConvGeometry g = Geometry(1, 8, 8, 12, 12, 3, 1, 1, 1, 1, 1);
+  const std::vector<float> x(8 * 144, 1.f), w(8 * 8 * 9, 1.f);
+  std::vector<float> y(8 * 144, -1.f);
+  const std::vector<float> packed = PackWinogradWeights(g, w.data());
+  EXPECT_FALSE(
+      ConvWinograd(hal::ThreadPool::Process(), g, x.data(), packed.data(), {}, NoBuffer, y.data()));
+  EXPECT_EQ(y, std::vector<float>(8 * 144, -1.f));  // untouched
+}
+
+TEST(ConvBlockedTest, WinogradTakesStride1_3x3OnLargerPlanes) {
+  if (!BlockedConvSupported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
+  const std::vector<int64_t> k3{3, 3}, k5{5, 5}, one{1, 1}, two{2, 2}, pad{1, 1}, pad3{3, 3};
+  const std::vector<int64_t> out7{7, 7}, out14{14, 14}, out56{56, 56};
+  EXPECT_TRUE(WinogradConvTakes(1, 64, 64, k3, one, one, pad, pad, out56));
+  EXPECT_TRUE(WinogradConvTakes(1, 256, 256, k3, one, one, pad, pad, out14));   // 9.4 MB
+  EXPECT_FALSE(WinogradConvTakes(1, 512, 512, k3, one, one, pad, pad, out14));  // 37.7 MB
+  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k3, one, one, pad, pad, out7));     // ConvBlocked8's
+  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k3, two, one, pad, pad, out56));    // stride 2
+  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k5, one, one, pad, pad, out56));    // 5x5
+  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k3, one, two, pad, pad, out56));    // dilation
+  EXPECT_FALSE(WinogradConvTakes(2, 64, 64, k3, one, one, pad, pad, out56));    // groups
+  EXPECT_FALSE(WinogradConvTakes(1, 12, 64, k3, one, one, pad, pad, out56));    // 12 channels
+  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k3, one, one, pad3, pad, out56));   // padding 3
+}
 
 TEST(ConvBlockedTest, ReportsAWorkerWithoutBuffer) {
   if (!BlockedConvSupported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";

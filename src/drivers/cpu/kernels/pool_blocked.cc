@@ -40,9 +40,10 @@ inline void Accumulate(bool is_max, Lanes& acc, const float* p) {
   }
 }
 
-// One output row (all out_w pixels of one image, channel block and output row). Pixels whose
-// window lies inside the row go four at a time with their sums or maxima in registers, so
-// the four chains of dependent adds or maxima overlap; the pixels at the borders go one by one.
+// One output row of 8 channels (all out_w pixels of one image, 8 channels of a block, one
+// output row); pixels lie g.block floats apart. Pixels whose window lies inside the row go four
+// at a time with their sums or maxima in registers, so the four chains of dependent adds or
+// maxima overlap; the pixels at the borders go one by one.
 __attribute__((target_clones("avx2", "default"))) void PoolRow(const BlockedPoolGeometry& g,
                                                                BlockedPoolOp op, const float* plane,
                                                                int64_t oh, float* out) {
@@ -55,10 +56,10 @@ __attribute__((target_clones("avx2", "default"))) void PoolRow(const BlockedPool
   const int64_t count_h = op == BlockedPoolOp::kAverageIncludePad
                               ? PaddedTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, g.pad_bottom)
                               : kh_last - kh_first;
-  const int64_t step = g.stride_w * kLanes;
+  const int64_t step = g.stride_w * g.block;
   auto finish = [&](Lanes& acc, int64_t ow, int64_t count_w) {
     if (!is_max && count_h * count_w > 0) acc /= static_cast<float>(count_h * count_w);
-    __builtin_memcpy(out + ow * kLanes, &acc, sizeof(acc));
+    __builtin_memcpy(out + ow * g.block, &acc, sizeof(acc));
   };
 
   // Interior pixels: the whole window inside [0, in_w).
@@ -73,8 +74,8 @@ __attribute__((target_clones("avx2", "default"))) void PoolRow(const BlockedPool
     Lanes a0 = init, a1 = init, a2 = init, a3 = init;
     for (int64_t kh = kh_first; kh < kh_last; ++kh) {
       const float* p =
-          plane + ((h_start + kh * g.dilation_h) * g.in_w + ow * g.stride_w - g.pad_left) * kLanes;
-      for (int64_t kw = 0; kw < g.kernel_w; ++kw, p += g.dilation_w * kLanes) {
+          plane + ((h_start + kh * g.dilation_h) * g.in_w + ow * g.stride_w - g.pad_left) * g.block;
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw, p += g.dilation_w * g.block) {
         Accumulate(is_max, a0, p);
         Accumulate(is_max, a1, p + step);
         Accumulate(is_max, a2, p + 2 * step);
@@ -95,9 +96,9 @@ __attribute__((target_clones("avx2", "default"))) void PoolRow(const BlockedPool
     ValidTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, kw_first, kw_last);
     Lanes acc = init;
     for (int64_t kh = kh_first; kh < kh_last; ++kh) {
-      const float* p = plane + ((h_start + kh * g.dilation_h) * g.in_w + w_start) * kLanes;
+      const float* p = plane + ((h_start + kh * g.dilation_h) * g.in_w + w_start) * g.block;
       for (int64_t kw = kw_first; kw < kw_last; ++kw) {
-        Accumulate(is_max, acc, p + kw * g.dilation_w * kLanes);
+        Accumulate(is_max, acc, p + kw * g.dilation_w * g.block);
       }
     }
     finish(acc, col,
@@ -112,14 +113,16 @@ __attribute__((target_clones("avx2", "default"))) void PoolRow(const BlockedPool
 void PoolBlocked8(hal::ThreadPool& pool, const BlockedPoolGeometry& g, BlockedPoolOp op,
                   const float* src, float* dst) {
   const int64_t rows = g.batch * g.channel_blocks * g.out_h;
-  const int64_t in_plane = g.in_h * g.in_w * kLanes, out_row = g.out_w * kLanes;
+  const int64_t in_plane = g.in_h * g.in_w * g.block, out_row = g.out_w * g.block;
   // About 16k taps per chunk, so a small pool is not split across threads for nothing.
   const int64_t taps_per_row = std::max<int64_t>(1, g.out_w * g.kernel_h * g.kernel_w);
   const int64_t grain = std::max<int64_t>(1, (1 << 14) / taps_per_row);
   pool.ParallelFor(rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t plane = r / g.out_h, oh = r % g.out_h;
-      PoolRow(g, op, src + plane * in_plane, oh, dst + r * out_row);
+      for (int64_t lane = 0; lane < g.block; lane += kLanes) {
+        PoolRow(g, op, src + plane * in_plane + lane, oh, dst + r * out_row + lane);
+      }
     }
   });
 }

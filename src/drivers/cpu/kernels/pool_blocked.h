@@ -1,5 +1,6 @@
 // Max and average pooling over 2-D windows of a float32 tensor in the channel-blocked layout
-// nChw8c (cpu_layout.h): each output pixel is one 8-lane vector reduced over its window. On
+// nChw8c or nChw16c (cpu_layout.h): each output pixel is one or two 8-lane vectors reduced over
+// its window. On
 // these machines it runs several times faster than oneDNN 2.6's jit pooling (a 3x3 stride-1
 // pool over 576x14x14 took oneDNN 0.25 ms), which matters for Inception, SqueezeNet and
 // ShuffleNet, whose pools are small and many.
@@ -15,7 +16,8 @@ enum class BlockedPoolOp { kMax, kAverageExcludePad, kAverageIncludePad };
 
 struct BlockedPoolGeometry {
   int64_t batch = 1;
-  int64_t channel_blocks = 1;  // ceil(channels / 8)
+  int64_t block = 8;           // channels per block: 8 or 16
+  int64_t channel_blocks = 1;  // ceil(channels / block)
   int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1;
   int64_t kernel_h = 1, kernel_w = 1;
   int64_t stride_h = 1, stride_w = 1;
@@ -26,7 +28,7 @@ struct BlockedPoolGeometry {
   int64_t pad_bottom = 0, pad_right = 0;
 };
 
-// `src` holds batch x channel_blocks x in_h x in_w x 8 floats, `dst` the same with out_h,
+// `src` holds batch x channel_blocks x in_h x in_w x block floats, `dst` the same with out_h,
 // out_w. A window with no element inside the input gives -inf (max) or 0 (average).
 void PoolBlocked8(hal::ThreadPool& pool, const BlockedPoolGeometry& g, BlockedPoolOp op,
                   const float* src, float* dst);
