@@ -3,7 +3,8 @@
 // driver's own kernels (ConvWinograd, ConvBlocked8 where they take the shape), alternating one
 // call each so that both see the same machine, with the medians, their ratio and the largest
 // difference between the outputs. GFLOP/s count the direct convolution's multiply-adds for both.
-// Run: build/bin/bench_conv3x3 [--threads N] [--iterations N]
+// The activations are blocked by 8 (nChw8c, the AVX2 kernels) or 16 channels (nChw16c, AVX-512).
+// Run: build/bin/bench_conv3x3 [--threads N] [--iterations N] [--block 8|16]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -82,16 +83,17 @@ int main(int argc, char** argv) {
               "oneDNN", "unihal", "ratio", "GF/s dn", "GF/s uh", "max diff", "kernel");
   for (const Shape3x3& s : kShapes) {
     unihal::cpu::BlockedConvGeometry g;
-    g.in_blocks = s.in_c / 8;
-    g.out_blocks = s.out_c / 8;
+    g.block = block;
+    g.in_blocks = s.in_c / block;
+    g.out_blocks = s.out_c / block;
     g.in_h = g.in_w = g.out_h = g.out_w = s.size;
     g.kernel_h = g.kernel_w = 3;
     g.pad_top = g.pad_left = 1;
     const std::vector<int64_t> k{3, 3}, one{1, 1}, out{s.size, s.size};
     const bool winograd =
-        unihal::cpu::WinogradConvTakes(1, s.in_c, s.out_c, k, one, one, one, one, out);
+        unihal::cpu::WinogradConvTakes(block, 1, s.in_c, s.out_c, k, one, one, one, one, out);
     const bool direct =
-        unihal::cpu::BlockedConvTakes(1, s.in_c, s.out_c, k, one, one, one, one, out);
+        block == 8 && unihal::cpu::BlockedConvTakes(1, s.in_c, s.out_c, k, one, one, one, one, out);
     if (!winograd && !direct) continue;
     const std::vector<float> x = Random(s.in_c * s.size * s.size, 1);
     const std::vector<float> w = Random(s.out_c * s.in_c * 9, 2);

@@ -163,24 +163,25 @@ class DnnlConv final : public hal::Kernel {
   }
 
   // Which of the driver's own kernels runs this convolution, if any: they need constant
-  // weights, nChw8c on every side (they are AVX2 kernels; where the block is 16, oneDNN's
-  // AVX-512 ones run) and no activation other than Relu.
+  // weights, blocked activations on every side (ConvBlocked8 nChw8c only) and no activation
+  // other than Relu.
   std::optional<BlockedDirectConv::Algorithm> BlockedAlgorithm(const ConvShapes& s,
                                                                const WindowGeometry& g) const {
     const ConvPostOps& ops = post_ops_;
     const bool relu_or_none =
         !ops.eltwise || (*ops.eltwise == dnnl::algorithm::eltwise_relu && ops.alpha == 0.f);
     if (!constant_weights_ || !ops.x_blocked || !ops.y_blocked || (ops.sum && !ops.sum_blocked) ||
-        ops.block != 8 || !relu_or_none || g.rank() != 2) {
+        !relu_or_none || g.rank() != 2) {
       return std::nullopt;
     }
-    if (BlockedConvTakes(s.group, s.in_channels, s.out_channels, g.kernel, g.strides, g.dilations,
+    if (ops.block == 8 &&
+        BlockedConvTakes(s.group, s.in_channels, s.out_channels, g.kernel, g.strides, g.dilations,
                          g.pad_begin, g.pad_end, g.output)) {
       return BlockedDirectConv::Algorithm::kDirect;
     }
     if (WinogradAllowed() &&
-        WinogradConvTakes(s.group, s.in_channels, s.out_channels, g.kernel, g.strides, g.dilations,
-                          g.pad_begin, g.pad_end, g.output)) {
+        WinogradConvTakes(ops.block, s.group, s.in_channels, s.out_channels, g.kernel, g.strides,
+                          g.dilations, g.pad_begin, g.pad_end, g.output)) {
       return BlockedDirectConv::Algorithm::kWinograd;
     }
     return std::nullopt;
@@ -261,8 +262,9 @@ class DnnlConv final : public hal::Kernel {
       direct.algorithm = *algorithm;
       BlockedConvGeometry& b = direct.geometry;
       b.batch = s.batch;
-      b.in_blocks = s.in_channels / 8;
-      b.out_blocks = s.out_channels / 8;
+      b.block = post_ops_.block;
+      b.in_blocks = s.in_channels / b.block;
+      b.out_blocks = s.out_channels / b.block;
       b.in_h = g.input[0];
       b.in_w = g.input[1];
       b.out_h = g.output[0];

@@ -19,8 +19,9 @@ namespace unihal::cpu {
 
 struct BlockedConvGeometry {
   int64_t batch = 1;
-  int64_t in_blocks = 1;   // input channels / 8
-  int64_t out_blocks = 1;  // output channels / 8
+  int64_t block = 8;       // channels per block: 8 (ConvBlocked8 takes only this) or 16
+  int64_t in_blocks = 1;   // input channels / block
+  int64_t out_blocks = 1;  // output channels / block
   int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1;
   int64_t kernel_h = 1, kernel_w = 1;
   int64_t stride_h = 1, stride_w = 1;

@@ -19,8 +19,6 @@
 namespace unihal::cpu {
 namespace {
 
-constexpr int64_t kLanes = 8;
-
 enum class Kernel { kDirect, kWinograd };
 
 struct Case {
@@ -35,8 +33,8 @@ BlockedConvGeometry Geometry(int64_t batch, int64_t in_c, int64_t out_c, int64_t
                              int64_t pad_bottom, int64_t pad_right) {
   BlockedConvGeometry g;
   g.batch = batch;
-  g.in_blocks = in_c / kLanes;
-  g.out_blocks = out_c / kLanes;
+  g.in_blocks = in_c / g.block;
+  g.out_blocks = out_c / g.block;
   g.in_h = in_h;
   g.in_w = in_w;
   g.kernel_h = g.kernel_w = kernel;
@@ -57,9 +55,17 @@ std::vector<float> Random(int64_t n, uint32_t seed) {
 }
 
 // Index of (n, channel c, h, w) in nChw8c with `blocks` channel blocks.
-int64_t At(int64_t blocks, int64_t h_size, int64_t w_size, int64_t n, int64_t c, int64_t h,
-           int64_t w) {
-  return (((n * blocks + c / kLanes) * h_size + h) * w_size + w) * kLanes + c % kLanes;
+// `g` with channels in blocks of 16 (nChw16c).
+BlockedConvGeometry Sixteen(BlockedConvGeometry g) {
+  g.in_blocks /= 2;
+  g.out_blocks /= 2;
+  g.block = 16;
+  return g;
+}
+
+int64_t At(int64_t block, int64_t blocks, int64_t h_size, int64_t w_size, int64_t n, int64_t c,
+           int64_t h, int64_t w) {
+  return (((n * blocks + c / block) * h_size + h) * w_size + w) * block + c % block;
 }
 
 float* ThreadBuffer(int64_t floats) {
@@ -76,7 +82,10 @@ TEST_P(ConvBlockedTest, MatchesFloat64Convolution) {
   if (!BlockedConvSupported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
   const Case& c = GetParam();
   const BlockedConvGeometry& g = c.g;
-  const int64_t in_c = g.in_blocks * kLanes, out_c = g.out_blocks * kLanes;
+  if (c.kernel == Kernel::kWinograd && !WinogradConvSupported(g.block)) {
+    GTEST_SKIP() << "this CPU cannot run the Winograd kernel on blocks of " << g.block;
+  }
+  const int64_t in_c = g.in_blocks * g.block, out_c = g.out_blocks * g.block;
   const std::vector<float> x = Random(g.batch * in_c * g.in_h * g.in_w, 1);
   const std::vector<float> w = Random(out_c * in_c * g.kernel_h * g.kernel_w, 2);
   const std::vector<float> bias = Random(out_c, 3);
@@ -116,14 +125,15 @@ TEST_P(ConvBlockedTest, MatchesFloat64Convolution) {
                 const int64_t ih = oh * g.stride_h - g.pad_top + kh;
                 const int64_t iw = ow * g.stride_w - g.pad_left + kw;
                 if (ih < 0 || iw < 0 || ih >= g.in_h || iw >= g.in_w) continue;
-                const double term = double{x[At(g.in_blocks, g.in_h, g.in_w, n, ci, ih, iw)]} *
-                                    w[((m * in_c + ci) * g.kernel_h + kh) * g.kernel_w + kw];
+                const double term =
+                    double{x[At(g.block, g.in_blocks, g.in_h, g.in_w, n, ci, ih, iw)]} *
+                    w[((m * in_c + ci) * g.kernel_h + kh) * g.kernel_w + kw];
                 expected += term;
                 magnitude += std::abs(term);
               }
             }
           }
-          const int64_t out = At(g.out_blocks, g.out_h, g.out_w, n, m, oh, ow);
+          const int64_t out = At(g.block, g.out_blocks, g.out_h, g.out_w, n, m, oh, ow);
           if (c.sum) expected += residual[out];
           if (c.relu) expected = std::max(expected, 0.0);
           worst = std::max(worst, std::abs(y[out] - expected) / (magnitude + 1.0));
@@ -169,7 +179,15 @@ INSTANTIATE_TEST_SUITE_P(
              Geometry(1, 24, 16, 10, 9, 3, 1, 2, 0, 1, 2), true, false, false, false},
         // 400 tiles in several chunks, the residual read from and written to the same buffer.
         Case{"winograd_chunks_in_place", Kernel::kWinograd,
-             Geometry(1, 64, 64, 80, 80, 3, 1, 1, 1, 1, 1), true, true, true, true}),
+             Geometry(1, 64, 64, 80, 80, 3, 1, 1, 1, 1, 1), true, true, true, true},
+        // The same on nChw16c (AVX-512): edges, a pair and a single output block, two images;
+        // uneven pads; several chunks in place.
+        Case{"winograd16_edges", Kernel::kWinograd,
+             Sixteen(Geometry(2, 32, 48, 13, 11, 3, 1, 1, 1, 1, 1)), true, false, true, false},
+        Case{"winograd16_uneven_pads", Kernel::kWinograd,
+             Sixteen(Geometry(1, 16, 32, 10, 9, 3, 1, 2, 0, 1, 2)), false, true, false, false},
+        Case{"winograd16_chunks_in_place", Kernel::kWinograd,
+             Sixteen(Geometry(1, 64, 64, 80, 80, 3, 1, 1, 1, 1, 1)), true, true, true, true}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 TEST(ConvBlockedTest, WinogradReportsNoWorkspace) {
@@ -186,17 +204,23 @@ TEST(ConvBlockedTest, WinogradReportsNoWorkspace) {
 TEST(ConvBlockedTest, WinogradTakesStride1_3x3OnLargerPlanes) {
   if (!BlockedConvSupported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
   const std::vector<int64_t> k3{3, 3}, k5{5, 5}, one{1, 1}, two{2, 2}, pad{1, 1}, pad3{3, 3};
-  const std::vector<int64_t> out7{7, 7}, out14{14, 14}, out56{56, 56};
-  EXPECT_TRUE(WinogradConvTakes(1, 64, 64, k3, one, one, pad, pad, out56));
-  EXPECT_TRUE(WinogradConvTakes(1, 256, 256, k3, one, one, pad, pad, out14));   // 9.4 MB
-  EXPECT_FALSE(WinogradConvTakes(1, 512, 512, k3, one, one, pad, pad, out14));  // 37.7 MB
-  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k3, one, one, pad, pad, out7));     // ConvBlocked8's
-  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k3, two, one, pad, pad, out56));    // stride 2
-  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k5, one, one, pad, pad, out56));    // 5x5
-  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k3, one, two, pad, pad, out56));    // dilation
-  EXPECT_FALSE(WinogradConvTakes(2, 64, 64, k3, one, one, pad, pad, out56));    // groups
-  EXPECT_FALSE(WinogradConvTakes(1, 12, 64, k3, one, one, pad, pad, out56));    // 12 channels
-  EXPECT_FALSE(WinogradConvTakes(1, 64, 64, k3, one, one, pad3, pad, out56));   // padding 3
+  const std::vector<int64_t> out7{7, 7}, out14{14, 14}, out28{28, 28}, out56{56, 56};
+  EXPECT_TRUE(WinogradConvTakes(8, 1, 64, 64, k3, one, one, pad, pad, out56));
+  EXPECT_TRUE(WinogradConvTakes(8, 1, 256, 256, k3, one, one, pad, pad, out14));   // 9.4 MB
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 512, 512, k3, one, one, pad, pad, out14));  // 37.7 MB
+  EXPECT_TRUE(WinogradConvTakes(8, 1, 512, 512, k3, one, one, pad, pad, out28));   // but 28x28
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, one, one, pad, pad, out7));     // ConvBlocked8's
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, two, one, pad, pad, out56));    // stride 2
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k5, one, one, pad, pad, out56));    // 5x5
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, one, two, pad, pad, out56));    // dilation
+  EXPECT_FALSE(WinogradConvTakes(8, 2, 64, 64, k3, one, one, pad, pad, out56));    // groups
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 12, 64, k3, one, one, pad, pad, out56));    // 12 channels
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 8, 64, k3, one, one, pad, pad, out56));     // one block in
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, one, one, pad3, pad, out56));   // padding 3
+  EXPECT_FALSE(WinogradConvTakes(16, 1, 24, 64, k3, one, one, pad, pad, out56));   // 24 channels
+  EXPECT_FALSE(WinogradConvTakes(16, 1, 16, 64, k3, one, one, pad, pad, out56));   // one block in
+  EXPECT_EQ(WinogradConvTakes(16, 1, 64, 64, k3, one, one, pad, pad, out56),
+            WinogradConvSupported(16));
 }
 
 TEST(ConvBlockedTest, ReportsAWorkerWithoutBuffer) {
