@@ -1,6 +1,6 @@
 // 3x3 stride-1 convolutions between nChw8c activations from real networks (ResNet-50, VGG-19,
 // SqueezeNet, DenseNet-121, Inception), run by oneDNN's direct convolution and by the cpu
-// driver's own kernels (ConvWinograd, ConvBlocked8 where they take the shape), alternating one
+// driver's own kernels (ConvWinograd, ConvBlockedDirect where they take the shape), alternating one
 // call each so that both see the same machine, with the medians, their ratio and the largest
 // difference between the outputs. GFLOP/s count the direct convolution's multiply-adds for both.
 // The activations are blocked by 8 (nChw8c, the AVX2 kernels) or 16 channels (nChw16c, AVX-512).
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     const bool winograd =
         unihal::cpu::WinogradConvTakes(block, 1, s.in_c, s.out_c, k, one, one, one, one, out);
     const bool direct =
-        block == 8 && unihal::cpu::BlockedConvTakes(1, s.in_c, s.out_c, k, one, one, one, one, out);
+        unihal::cpu::BlockedConvTakes(block, 1, s.in_c, s.out_c, k, one, one, one, one, out);
     if (!winograd && !direct) continue;
     const std::vector<float> x = Random(s.in_c * s.size * s.size, 1);
     const std::vector<float> w = Random(s.out_c * s.in_c * 9, 2);
@@ -142,8 +142,8 @@ int main(int argc, char** argv) {
         unihal::cpu::ConvWinograd(pool, g, x.data(), packed.data(), epilogue, Workspace,
                                   y_ours.data());
       } else {
-        unihal::cpu::ConvBlocked8(pool, g, x.data(), packed.data(), epilogue, Workspace,
-                                  y_ours.data());
+        unihal::cpu::ConvBlockedDirect(pool, g, x.data(), packed.data(), epilogue, Workspace,
+                                       y_ours.data());
       }
     };
     run_dnnl();
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     std::printf("%-12s %5lld %5lld %4lld | %8.3f %8.3f %6.3f | %7.1f %7.1f | %9.2e %s\n", s.network,
                 static_cast<long long>(s.in_c), static_cast<long long>(s.out_c),
                 static_cast<long long>(s.size), a, b, b / a, gflop / a * 1e3, gflop / b * 1e3,
-                max_diff / max_abs, winograd ? "winograd" : "blocked8");
+                max_diff / max_abs, winograd ? "winograd" : "direct");
   }
   return 0;
 }

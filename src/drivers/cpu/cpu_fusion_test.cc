@@ -191,8 +191,8 @@ TEST(CpuLayoutTest, BlockedSumAndOddChannelsStayCorrect) {
 
 // A residual block between blocked convolutions at 7x7 (ResNet's last stage in small): the
 // residual r is an intermediate read last by the Add, so conv2 with its sum runs on
-// ConvBlocked8 and writes into r's storage (AllocateOutputInPlace), the next run reusing pooled
-// buffers; the results stay those of the unfused graph.
+// ConvBlockedDirect and writes into r's storage (AllocateOutputInPlace), the next run reusing
+// pooled buffers; the results stay those of the unfused graph.
 TEST(CpuLayoutTest, BlockedResidualBlockStaysEquivalent) {
   ir::Graph g;
   const Shape shape{1, 16, 7, 7};

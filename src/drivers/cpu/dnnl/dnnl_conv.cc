@@ -144,7 +144,7 @@ class DnnlConv final : public hal::Kernel {
     epilogue.bias = bias ? bias->data_as<float>() : nullptr;
     epilogue.sum = sum ? sum->data_as<float>() : nullptr;
     epilogue.relu = post_ops_.eltwise.has_value();  // BlockedAlgorithm allows Relu only
-    // ConvBlocked8's padded rows (per worker) or ConvWinograd's workspace (this thread's).
+    // ConvBlockedDirect's padded rows (per worker) or ConvWinograd's workspace (this thread's).
     const ThreadBufferFn thread_buffer = [](int64_t floats) {
       return static_cast<float*>(ThreadScratch(ScratchSlot::kSource, floats * sizeof(float)));
     };
@@ -153,8 +153,9 @@ class DnnlConv final : public hal::Kernel {
         direct.algorithm == BlockedDirectConv::Algorithm::kWinograd
             ? ConvWinograd(pool, direct.geometry, x.data_as<float>(), direct.packed_weights.data(),
                            epilogue, thread_buffer, y.data_as<float>())
-            : ConvBlocked8(pool, direct.geometry, x.data_as<float>(), direct.packed_weights.data(),
-                           epilogue, thread_buffer, y.data_as<float>());
+            : ConvBlockedDirect(pool, direct.geometry, x.data_as<float>(),
+                                direct.packed_weights.data(), epilogue, thread_buffer,
+                                y.data_as<float>());
     if (!done) {
       return ResourceExhaustedError(context.node().Describe() +
                                     ": no memory for the convolution's working buffers");
@@ -163,8 +164,7 @@ class DnnlConv final : public hal::Kernel {
   }
 
   // Which of the driver's own kernels runs this convolution, if any: they need constant
-  // weights, blocked activations on every side (ConvBlocked8 nChw8c only) and no activation
-  // other than Relu.
+  // weights, blocked activations on every side and no activation other than Relu.
   std::optional<BlockedDirectConv::Algorithm> BlockedAlgorithm(const ConvShapes& s,
                                                                const WindowGeometry& g) const {
     const ConvPostOps& ops = post_ops_;
@@ -174,9 +174,8 @@ class DnnlConv final : public hal::Kernel {
         !relu_or_none || g.rank() != 2) {
       return std::nullopt;
     }
-    if (ops.block == 8 &&
-        BlockedConvTakes(s.group, s.in_channels, s.out_channels, g.kernel, g.strides, g.dilations,
-                         g.pad_begin, g.pad_end, g.output)) {
+    if (BlockedConvTakes(ops.block, s.group, s.in_channels, s.out_channels, g.kernel, g.strides,
+                         g.dilations, g.pad_begin, g.pad_end, g.output)) {
       return BlockedDirectConv::Algorithm::kDirect;
     }
     if (WinogradAllowed() &&

@@ -1,9 +1,9 @@
-// ConvBlocked8 and ConvWinograd against a float64 convolution written out here, on random
-// nChw8c inputs. ConvBlocked8: padding on every side, stride 2 with uneven padding, a 5x5 kernel
-// with an in-place residual, no padding at all (the source read directly), several input-channel
-// passes, an odd number of output channel blocks, several row chunks and images. ConvWinograd:
-// planes that are no multiple of the 4x4 tile, padding 0 to 2 and uneven, several chunks of
-// tiles, an odd number of output channel blocks, an in-place residual.
+// ConvBlockedDirect and ConvWinograd against a float64 convolution written out here, on random
+// nChw8c inputs. ConvBlockedDirect: padding on every side, stride 2 with uneven padding, a 5x5
+// kernel with an in-place residual, no padding at all (the source read directly), several
+// input-channel passes, an odd number of output channel blocks, several row chunks and images.
+// ConvWinograd: planes that are no multiple of the 4x4 tile, padding 0 to 2 and uneven, several
+// chunks of tiles, an odd number of output channel blocks, an in-place residual.
 #include "drivers/cpu/kernels/conv_blocked.h"
 
 #include <gtest/gtest.h>
@@ -54,7 +54,6 @@ std::vector<float> Random(int64_t n, uint32_t seed) {
   return v;
 }
 
-// Index of (n, channel c, h, w) in nChw8c with `blocks` channel blocks.
 // `g` with channels in blocks of 16 (nChw16c).
 BlockedConvGeometry Sixteen(BlockedConvGeometry g) {
   g.in_blocks /= 2;
@@ -63,6 +62,7 @@ BlockedConvGeometry Sixteen(BlockedConvGeometry g) {
   return g;
 }
 
+// Index of (n, channel c, h, w) in the layout blocked by `block` with `blocks` channel blocks.
 int64_t At(int64_t block, int64_t blocks, int64_t h_size, int64_t w_size, int64_t n, int64_t c,
            int64_t h, int64_t w) {
   return (((n * blocks + c / block) * h_size + h) * w_size + w) * block + c % block;
@@ -82,8 +82,8 @@ TEST_P(ConvBlockedTest, MatchesFloat64Convolution) {
   if (!BlockedConvSupported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
   const Case& c = GetParam();
   const BlockedConvGeometry& g = c.g;
-  if (c.kernel == Kernel::kWinograd && !WinogradConvSupported(g.block)) {
-    GTEST_SKIP() << "this CPU cannot run the Winograd kernel on blocks of " << g.block;
+  if (!BlockedConvSupported(g.block)) {
+    GTEST_SKIP() << "this CPU cannot run the kernels on blocks of " << g.block;
   }
   const int64_t in_c = g.in_blocks * g.block, out_c = g.out_blocks * g.block;
   const std::vector<float> x = Random(g.batch * in_c * g.in_h * g.in_w, 1);
@@ -101,7 +101,8 @@ TEST_P(ConvBlockedTest, MatchesFloat64Convolution) {
   hal::ThreadPool& pool = hal::ThreadPool::Process();
   if (c.kernel == Kernel::kDirect) {
     const std::vector<float> packed = PackBlockedConvWeights(g, w.data());
-    ASSERT_TRUE(ConvBlocked8(pool, g, x.data(), packed.data(), epilogue, ThreadBuffer, y.data()));
+    ASSERT_TRUE(
+        ConvBlockedDirect(pool, g, x.data(), packed.data(), epilogue, ThreadBuffer, y.data()));
   } else {
     const std::vector<float> packed = PackWinogradWeights(g, w.data());
     ASSERT_TRUE(ConvWinograd(pool, g, x.data(), packed.data(), epilogue, ThreadBuffer, y.data()));
@@ -168,6 +169,13 @@ INSTANTIATE_TEST_SUITE_P(
         // Rows wider than one chunk's cache budget, so each image goes in several chunks.
         Case{"row_chunks", Kernel::kDirect, Geometry(2, 64, 16, 56, 40, 3, 1, 1, 1, 1, 1), true,
              true, true, false},
+        // nChw16c (AVX-512): the 7x7 case, stride 2 with uneven padding, the in-place residual.
+        Case{"direct16_resnet_7x7", Kernel::kDirect,
+             Sixteen(Geometry(1, 64, 48, 7, 7, 3, 1, 1, 1, 1, 1)), true, false, true, false},
+        Case{"direct16_stride2_uneven", Kernel::kDirect,
+             Sixteen(Geometry(2, 32, 32, 13, 12, 3, 2, 1, 0, 1, 1)), true, false, false, false},
+        Case{"direct16_5x5_residual_in_place", Kernel::kDirect,
+             Sixteen(Geometry(1, 32, 32, 9, 9, 5, 1, 2, 2, 2, 2)), true, true, true, true},
         // 13x11 output: tiles cut at the bottom and right edges; a pair and a single output
         // block; two images.
         Case{"winograd_edges", Kernel::kWinograd, Geometry(2, 16, 24, 13, 11, 3, 1, 1, 1, 1, 1),
@@ -206,19 +214,21 @@ TEST(ConvBlockedTest, WinogradTakesStride1_3x3OnLargerPlanes) {
   const std::vector<int64_t> k3{3, 3}, k5{5, 5}, one{1, 1}, two{2, 2}, pad{1, 1}, pad3{3, 3};
   const std::vector<int64_t> out7{7, 7}, out14{14, 14}, out28{28, 28}, out56{56, 56};
   EXPECT_TRUE(WinogradConvTakes(8, 1, 64, 64, k3, one, one, pad, pad, out56));
-  EXPECT_TRUE(WinogradConvTakes(8, 1, 256, 256, k3, one, one, pad, pad, out14));   // 9.4 MB
+  EXPECT_TRUE(WinogradConvTakes(8, 1, 128, 128, k3, one, one, pad, pad, out14));   // 2.4 MB
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 256, 256, k3, one, one, pad, pad, out14));  // 9.4 MB
   EXPECT_FALSE(WinogradConvTakes(8, 1, 512, 512, k3, one, one, pad, pad, out14));  // 37.7 MB
   EXPECT_TRUE(WinogradConvTakes(8, 1, 512, 512, k3, one, one, pad, pad, out28));   // but 28x28
-  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, one, one, pad, pad, out7));     // ConvBlocked8's
-  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, two, one, pad, pad, out56));    // stride 2
-  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k5, one, one, pad, pad, out56));    // 5x5
-  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, one, two, pad, pad, out56));    // dilation
-  EXPECT_FALSE(WinogradConvTakes(8, 2, 64, 64, k3, one, one, pad, pad, out56));    // groups
-  EXPECT_FALSE(WinogradConvTakes(8, 1, 12, 64, k3, one, one, pad, pad, out56));    // 12 channels
-  EXPECT_FALSE(WinogradConvTakes(8, 1, 8, 64, k3, one, one, pad, pad, out56));     // one block in
-  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, one, one, pad3, pad, out56));   // padding 3
-  EXPECT_FALSE(WinogradConvTakes(16, 1, 24, 64, k3, one, one, pad, pad, out56));   // 24 channels
-  EXPECT_FALSE(WinogradConvTakes(16, 1, 16, 64, k3, one, one, pad, pad, out56));   // one block in
+  EXPECT_FALSE(
+      WinogradConvTakes(8, 1, 64, 64, k3, one, one, pad, pad, out7));  // ConvBlockedDirect's
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, two, one, pad, pad, out56));   // stride 2
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k5, one, one, pad, pad, out56));   // 5x5
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, one, two, pad, pad, out56));   // dilation
+  EXPECT_FALSE(WinogradConvTakes(8, 2, 64, 64, k3, one, one, pad, pad, out56));   // groups
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 12, 64, k3, one, one, pad, pad, out56));   // 12 channels
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 8, 64, k3, one, one, pad, pad, out56));    // one block in
+  EXPECT_FALSE(WinogradConvTakes(8, 1, 64, 64, k3, one, one, pad3, pad, out56));  // padding 3
+  EXPECT_FALSE(WinogradConvTakes(16, 1, 24, 64, k3, one, one, pad, pad, out56));  // 24 channels
+  EXPECT_FALSE(WinogradConvTakes(16, 1, 16, 64, k3, one, one, pad, pad, out56));  // one block in
   EXPECT_EQ(WinogradConvTakes(16, 1, 64, 64, k3, one, one, pad, pad, out56),
             WinogradConvSupported(16));
 }
@@ -229,21 +239,25 @@ TEST(ConvBlockedTest, ReportsAWorkerWithoutBuffer) {
   const std::vector<float> x(8 * 49, 1.f), w(8 * 8 * 9, 1.f);
   std::vector<float> y(8 * 49);
   const std::vector<float> packed = PackBlockedConvWeights(g, w.data());
-  EXPECT_FALSE(
-      ConvBlocked8(hal::ThreadPool::Process(), g, x.data(), packed.data(), {}, NoBuffer, y.data()));
+  EXPECT_FALSE(ConvBlockedDirect(hal::ThreadPool::Process(), g, x.data(), packed.data(), {},
+                                 NoBuffer, y.data()));
 }
 
 TEST(ConvBlockedTest, TakesSmallPlanesOnly) {
   if (!BlockedConvSupported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA";
   const std::vector<int64_t> k3{3, 3}, one{1, 1}, two{2, 2}, pad{1, 1}, none{0, 0};
   const std::vector<int64_t> out7{7, 7}, out14{14, 14};
-  EXPECT_TRUE(BlockedConvTakes(1, 512, 512, k3, one, one, pad, pad, out7));
-  EXPECT_TRUE(BlockedConvTakes(1, 512, 512, k3, two, one, pad, pad, out7));
-  EXPECT_FALSE(BlockedConvTakes(1, 256, 256, k3, one, one, pad, pad, out14));    // oneDNN's
-  EXPECT_FALSE(BlockedConvTakes(2, 512, 512, k3, one, one, pad, pad, out7));     // groups
-  EXPECT_FALSE(BlockedConvTakes(1, 12, 512, k3, one, one, pad, pad, out7));      // 12 channels
-  EXPECT_FALSE(BlockedConvTakes(1, 512, 512, k3, one, two, pad, pad, out7));     // dilation
-  EXPECT_FALSE(BlockedConvTakes(1, 512, 512, one, one, one, none, none, out7));  // 1x1
+  EXPECT_TRUE(BlockedConvTakes(8, 1, 512, 512, k3, one, one, pad, pad, out7));
+  EXPECT_TRUE(BlockedConvTakes(8, 1, 512, 512, k3, two, one, pad, pad, out7));
+  EXPECT_FALSE(BlockedConvTakes(8, 1, 256, 256, k3, one, one, pad, pad, out14));    // oneDNN's
+  EXPECT_FALSE(BlockedConvTakes(8, 2, 512, 512, k3, one, one, pad, pad, out7));     // groups
+  EXPECT_FALSE(BlockedConvTakes(8, 1, 12, 512, k3, one, one, pad, pad, out7));      // 12 channels
+  EXPECT_FALSE(BlockedConvTakes(8, 1, 512, 512, k3, one, two, pad, pad, out7));     // dilation
+  EXPECT_FALSE(BlockedConvTakes(8, 1, 512, 512, one, one, one, none, none, out7));  // 1x1
+  EXPECT_FALSE(BlockedConvTakes(16, 1, 24, 512, k3, one, one, pad, pad, out7));     // 24 channels
+  EXPECT_FALSE(BlockedConvTakes(16, 1, 160, 320, k3, one, one, pad, pad, out7));    // 1.8 MB
+  EXPECT_EQ(BlockedConvTakes(16, 1, 512, 512, k3, one, one, pad, pad, out7),
+            BlockedConvSupported(16));
 }
 
 }  // namespace

@@ -15,10 +15,12 @@ constexpr int kOut = 4;                    // output tile side
 constexpr int kPositions = kTile * kTile;  // matrix products in the Winograd domain
 constexpr int kStepTiles = 6;              // tiles per register step of the products
 constexpr int kGroupBlocks = 2;            // output channel blocks (vectors) per step
-// Transformed weights beyond this come from memory on every run: at 7x7 with 512 channels
-// (37.7 MB) that took longer than the direct convolution. Planes of this many pixels or more do
-// enough work per weight for that not to matter (VGG-19's 512-channel 28x28 convolutions).
-constexpr int64_t kMaxPackedBytes = int64_t{16} << 20;
+// Transformed weights (4x the direct convolution's) beyond this come from memory on every run
+// in a whole model at batch 1, whose weights do not stay in cache: in ResNet-50 the 256-channel
+// 14x14 convolutions (9.4 MB) took 1.05-1.25x ONNX Runtime's direct ones, the 128-channel 28x28
+// ones (2.4 MB) 0.6-0.75x. Planes of this many pixels or more do enough work per weight for
+// that not to matter (VGG-19's 512-channel 28x28 convolutions, 37.7 MB).
+constexpr int64_t kMaxPackedBytes = int64_t{4} << 20;
 constexpr int64_t kStreamedWeightsMinPixels = 20 * 20;
 // A chunk of tiles' transformed inputs and products stay in the cores' L2 (1 MB each here)
 // between the three passes over them, or when the transformed weights are larger (every chunk
@@ -130,10 +132,7 @@ const TileKernels& KernelsFor(const BlockedConvGeometry& g) {
 
 }  // namespace
 
-bool WinogradConvSupported(int64_t block) {
-  if (block == 8) return BlockedConvSupported();
-  return block == 16 && __builtin_cpu_supports("avx512f") && BlockedConvSupported();
-}
+bool WinogradConvSupported(int64_t block) { return BlockedConvSupported(block); }
 
 bool WinogradConvTakes(int64_t block, int64_t group, int64_t in_channels, int64_t out_channels,
                        const std::vector<int64_t>& kernel, const std::vector<int64_t>& strides,

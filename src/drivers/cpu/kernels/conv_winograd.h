@@ -26,7 +26,7 @@ bool WinogradConvSupported(int64_t block);
 // Whether the kernel takes this convolution between activations blocked by `block` channels:
 // channels in whole blocks (at least two of input channels), groups 1, a 3x3
 // kernel at stride 1 without dilation, padding of at most 2, more than 8x8 output pixels per
-// image (smaller planes go to ConvBlocked8) and transformed weights of at most 16 MB unless the
+// image (smaller planes go to ConvBlockedDirect) and transformed weights of at most 4 MB unless the
 // plane has 20x20 pixels or more (below, streaming them from memory costs more than the
 // multiply-adds saved).
 bool WinogradConvTakes(int64_t block, int64_t group, int64_t in_channels, int64_t out_channels,
