@@ -22,6 +22,14 @@ import time
 
 
 def main():
+    # A process inherits the CPU affinity of the thread that started it; the CLI's thread may
+    # be bound to one core (an OpenMP runtime told to bind its threads), which would leave ONNX
+    # Runtime one core for all its threads. Every core this process may use is allowed again.
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        except OSError:
+            pass  # a cpuset without some of those cores: keep what was inherited
     # Replies go to a private copy of stdout; anything else printing to fd 1 (a library's
     # warnings) goes to stderr instead, so it cannot corrupt the protocol.
     replies = os.fdopen(os.dup(1), "w", buffering=1)

@@ -15,13 +15,14 @@ constexpr int kOut = 4;                    // output tile side
 constexpr int kPositions = kTile * kTile;  // matrix products in the Winograd domain
 constexpr int kStepTiles = 6;              // tiles per register step of the products
 constexpr int kGroupBlocks = 2;            // output channel blocks (vectors) per step
-// Transformed weights (4x the direct convolution's) beyond this come from memory on every run
-// in a whole model at batch 1, whose weights do not stay in cache: in ResNet-50 the 256-channel
-// 14x14 convolutions (9.4 MB) took 1.05-1.25x ONNX Runtime's direct ones, the 128-channel 28x28
-// ones (2.4 MB) 0.6-0.75x. Planes of this many pixels or more do enough work per weight for
-// that not to matter (VGG-19's 512-channel 28x28 convolutions, 37.7 MB).
-constexpr int64_t kMaxPackedBytes = int64_t{4} << 20;
-constexpr int64_t kStreamedWeightsMinPixels = 20 * 20;
+// Output pixels per image from which the kernel runs a convolution. Its transformed weights are
+// 4x the direct convolution's and, in a whole model at batch 1, come from memory on every run:
+// saving 3/4 of the multiply-adds pays for streaming 27 more floats per weight pair from about
+// 150 pixels at 350 GFLOP/s and 20 GB/s, and in practice from about 400. In ResNet-50 and
+// SqueezeNet at 13x13 and 14x14 the kernel took 1.05-1.5x the direct convolutions' time (while
+// beating them 1.5-2.5x in a loop over one layer, its weights in cache), at 27x27 and more
+// 0.6-0.8x.
+constexpr int64_t kMinOutputPixels = 20 * 20;
 // A chunk of tiles' transformed inputs and products stay in the cores' L2 (1 MB each here)
 // between the three passes over them, or when the transformed weights are larger (every chunk
 // reads all of them), take as much room as those: at 256 channels and 14x14, 1 MB chunks took
@@ -143,11 +144,7 @@ bool WinogradConvTakes(int64_t block, int64_t group, int64_t in_channels, int64_
   // 16 -> 64 at 54x54 took 1.4x oneDNN's time on nChw16c.
   if (in_channels < 2 * block) return false;
   if (kernel.size() != 2 || kernel[0] != 3 || kernel[1] != 3) return false;
-  if (output[0] * output[1] <= 8 * 8) return false;
-  if (PackedBytes(in_channels, out_channels) > kMaxPackedBytes &&
-      output[0] * output[1] < kStreamedWeightsMinPixels) {
-    return false;
-  }
+  if (output[0] * output[1] < kMinOutputPixels) return false;
   for (size_t d = 0; d < 2; ++d) {
     if (dilations[d] != 1 || strides[d] != 1 || pad_begin[d] > 2 || pad_end[d] > 2) return false;
   }
