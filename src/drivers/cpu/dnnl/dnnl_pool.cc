@@ -4,7 +4,7 @@
 // layouts, its plain-NCHW pooling is a slow reference loop, so plain tensors are pooled through
 // blocked copies. ceil_mode becomes extra right padding, as ONNX Runtime does; for an average
 // that counts the padding this differs from ONNX (the extra padding must not count), so those
-// shapes go to the reference kernel. 2-D windows run PoolBlocked8 (pool_blocked.h) on the
+// shapes go to the reference kernel. 2-D windows run PoolBlocked (pool_blocked.h) on the
 // blocked bytes instead of oneDNN's pooling, which is several times slower on these machines.
 #include "drivers/cpu/cpu_fusion.h"
 #include "drivers/cpu/cpu_layout.h"
@@ -55,7 +55,7 @@ class DnnlPool final : public hal::Kernel {
         WindowGeometry g,
         ResolveWindow(node, window_, spatial,
                       kind_ == PoolKind::kGlobalAverage ? spatial : window_.kernel_shape));
-    if (g.rank() == 2) return ComputeBlocked8(context, *x, g);
+    if (g.rank() == 2) return ComputeBlocked(context, *x, g);
     std::shared_ptr<const PoolPrimitive> entry =
         cache_.GetOrBuild({x->shape()}, [&] { return Build(x->shape(), g); });
     if (!entry) return Fallback(context);
@@ -78,7 +78,7 @@ class DnnlPool final : public hal::Kernel {
     return Status::Ok();
   }
 
-  Status ComputeBlocked8(hal::KernelContext& context, const Tensor& x,
+  Status ComputeBlocked(hal::KernelContext& context, const Tensor& x,
                          const WindowGeometry& g) const {
     bool extra_padding = false;
     for (size_t i = 0; i < g.rank(); ++i) extra_padding |= g.PaddingForOutput(i) > g.pad_end[i];
@@ -121,8 +121,8 @@ class DnnlPool final : public hal::Kernel {
     const BlockedPoolOp op = kind_ == PoolKind::kMax ? BlockedPoolOp::kMax
                              : count_include_pad_    ? BlockedPoolOp::kAverageIncludePad
                                                      : BlockedPoolOp::kAverageExcludePad;
-    PoolBlocked8(context.thread_pool(), geometry, op, src,
-                 static_cast<float*>(dst.get_data_handle()));
+    PoolBlocked(context.thread_pool(), geometry, op, src,
+                static_cast<float*>(dst.get_data_handle()));
     if (!dst_direct) ReorderInto(engine, dst, WrapMemory(PlainDesc(y_shape), engine, y->data()));
     return Status::Ok();
   }

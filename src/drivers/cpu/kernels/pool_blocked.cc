@@ -6,9 +6,10 @@
 namespace unihal::cpu {
 namespace {
 
-constexpr int kLanes = 8;
-// GCC lowers this to one AVX register where the clone below targets AVX2, else to two SSE ones.
-typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+// 8 channels: GCC lowers this to one AVX register where PoolRow8 targets AVX2, else to two SSE
+// ones; 16 channels (nChw16c) to one AVX-512 register in PoolRow16.
+typedef float Lanes8 __attribute__((vector_size(8 * sizeof(float))));
+typedef float Lanes16 __attribute__((vector_size(16 * sizeof(float))));
 
 // First index k in [0, kernel) whose position start + k * dilation is >= 0, and one past the
 // last one < size.
@@ -30,7 +31,8 @@ inline int64_t PaddedTaps(int64_t start, int64_t kernel, int64_t dilation, int64
   return room < 0 ? 0 : std::min(kernel, room / dilation + 1);
 }
 
-inline void Accumulate(bool is_max, Lanes& acc, const float* p) {
+template <typename Lanes>
+__attribute__((always_inline)) inline void Accumulate(bool is_max, Lanes& acc, const float* p) {
   Lanes v;
   __builtin_memcpy(&v, p, sizeof(v));
   if (is_max) {
@@ -40,13 +42,13 @@ inline void Accumulate(bool is_max, Lanes& acc, const float* p) {
   }
 }
 
-// One output row of 8 channels (all out_w pixels of one image, 8 channels of a block, one
-// output row); pixels lie g.block floats apart. Pixels whose window lies inside the row go four
-// at a time with their sums or maxima in registers, so the four chains of dependent adds or
-// maxima overlap; the pixels at the borders go one by one.
-__attribute__((target_clones("avx2", "default"))) void PoolRow(const BlockedPoolGeometry& g,
-                                                               BlockedPoolOp op, const float* plane,
-                                                               int64_t oh, float* out) {
+// One output row of the channels in a Lanes vector (all out_w pixels of one image, those
+// channels of a block, one output row); pixels lie g.block floats apart. Pixels whose window lies
+// inside the row go four at a time with their sums or maxima in registers, so the four chains of
+// dependent adds or maxima overlap; the pixels at the borders go one by one.
+template <typename Lanes>
+__attribute__((always_inline)) inline void PoolRow(const BlockedPoolGeometry& g, BlockedPoolOp op,
+                                                   const float* plane, int64_t oh, float* out) {
   const bool is_max = op == BlockedPoolOp::kMax;
   Lanes init = Lanes{};
   if (is_max) init -= std::numeric_limits<float>::infinity();
@@ -108,20 +110,38 @@ __attribute__((target_clones("avx2", "default"))) void PoolRow(const BlockedPool
   }
 }
 
+__attribute__((target_clones("avx2", "default"))) void PoolRow8(const BlockedPoolGeometry& g,
+                                                                BlockedPoolOp op,
+                                                                const float* plane, int64_t oh,
+                                                                float* out) {
+  PoolRow<Lanes8>(g, op, plane, oh, out);
+}
+
+__attribute__((target("avx512f"))) void PoolRow16(const BlockedPoolGeometry& g, BlockedPoolOp op,
+                                                  const float* plane, int64_t oh, float* out) {
+  PoolRow<Lanes16>(g, op, plane, oh, out);
+}
+
 }  // namespace
 
-void PoolBlocked8(hal::ThreadPool& pool, const BlockedPoolGeometry& g, BlockedPoolOp op,
-                  const float* src, float* dst) {
+void PoolBlocked(hal::ThreadPool& pool, const BlockedPoolGeometry& g, BlockedPoolOp op,
+                 const float* src, float* dst) {
   const int64_t rows = g.batch * g.channel_blocks * g.out_h;
   const int64_t in_plane = g.in_h * g.in_w * g.block, out_row = g.out_w * g.block;
   // About 16k taps per chunk, so a small pool is not split across threads for nothing.
   const int64_t taps_per_row = std::max<int64_t>(1, g.out_w * g.kernel_h * g.kernel_w);
   const int64_t grain = std::max<int64_t>(1, (1 << 14) / taps_per_row);
+  const bool wide = g.block == 16 && __builtin_cpu_supports("avx512f");
   pool.ParallelFor(rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const int64_t plane = r / g.out_h, oh = r % g.out_h;
-      for (int64_t lane = 0; lane < g.block; lane += kLanes) {
-        PoolRow(g, op, src + plane * in_plane + lane, oh, dst + r * out_row + lane);
+      const float* plane = src + r / g.out_h * in_plane;
+      const int64_t oh = r % g.out_h;
+      if (wide) {
+        PoolRow16(g, op, plane, oh, dst + r * out_row);
+        continue;
+      }
+      for (int64_t lane = 0; lane < g.block; lane += 8) {
+        PoolRow8(g, op, plane + lane, oh, dst + r * out_row + lane);
       }
     }
   });

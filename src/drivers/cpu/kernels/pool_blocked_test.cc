@@ -1,4 +1,4 @@
-// PoolBlocked8 against a float64 pooling written out here, on random nChw8c inputs: windows
+// PoolBlocked against a float64 pooling written out here, on random nChw8c inputs: windows
 // at the borders, strides, dilations, both average divisors and a ceil_mode window that
 // reaches past the padding.
 #include "drivers/cpu/kernels/pool_blocked.h"
@@ -48,7 +48,7 @@ double Expected(const BlockedPoolGeometry& g, BlockedPoolOp op, const std::vecto
       const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
       if (ih < g.in_h + g.pad_bottom && iw < g.in_w + g.pad_right) ++padded;
       if (ih < 0 || iw < 0 || ih >= g.in_h || iw >= g.in_w) continue;
-      const double v = src[((plane * g.in_h + ih) * g.in_w + iw) * 8 + lane];
+      const double v = src[((plane * g.in_h + ih) * g.in_w + iw) * g.block + lane];
       max = std::max(max, v);
       sum += v;
       ++valid;
@@ -61,24 +61,30 @@ double Expected(const BlockedPoolGeometry& g, BlockedPoolOp op, const std::vecto
 
 class PoolBlockedTest : public ::testing::TestWithParam<Case> {};
 
+// Each geometry in blocks of 8 channels (nChw8c) and of 16 (nChw16c, AVX-512 vectors where the
+// CPU has them).
 TEST_P(PoolBlockedTest, MatchesTheDefinition) {
-  const BlockedPoolGeometry& g = GetParam().g;
   const BlockedPoolOp op = GetParam().op;
-  const int64_t planes = g.batch * g.channel_blocks;
-  std::vector<float> src(planes * g.in_h * g.in_w * 8);
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> value(-4.f, 4.f);
-  for (float& v : src) v = value(rng);
-  std::vector<float> dst(planes * g.out_h * g.out_w * 8, std::nanf(""));
-  PoolBlocked8(hal::ThreadPool::Process(), g, op, src.data(), dst.data());
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        for (int64_t lane = 0; lane < 8; ++lane) {
-          const double want = Expected(g, op, src, plane, lane, oh, ow);
-          const float got = dst[((plane * g.out_h + oh) * g.out_w + ow) * 8 + lane];
-          ASSERT_NEAR(got, want, 1e-5 * std::max(1.0, std::abs(want)))
-              << "plane " << plane << " oh " << oh << " ow " << ow << " lane " << lane;
+  for (const int64_t block : {8, 16}) {
+    BlockedPoolGeometry g = GetParam().g;
+    g.block = block;
+    const int64_t planes = g.batch * g.channel_blocks;
+    std::vector<float> src(planes * g.in_h * g.in_w * block);
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> value(-4.f, 4.f);
+    for (float& v : src) v = value(rng);
+    std::vector<float> dst(planes * g.out_h * g.out_w * block, std::nanf(""));
+    PoolBlocked(hal::ThreadPool::Process(), g, op, src.data(), dst.data());
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      for (int64_t oh = 0; oh < g.out_h; ++oh) {
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          for (int64_t lane = 0; lane < block; ++lane) {
+            const double want = Expected(g, op, src, plane, lane, oh, ow);
+            const float got = dst[((plane * g.out_h + oh) * g.out_w + ow) * block + lane];
+            ASSERT_NEAR(got, want, 1e-5 * std::max(1.0, std::abs(want)))
+                << "block " << block << " plane " << plane << " oh " << oh << " ow " << ow
+                << " lane " << lane;
+          }
         }
       }
     }
