@@ -1,9 +1,10 @@
 // ConvBlockedDirect and ConvWinograd against a float64 convolution written out here, on random
-// nChw8c inputs. ConvBlockedDirect: padding on every side, stride 2 with uneven padding, a 5x5
+// blocked inputs (nChw8c, and nChw16c where the CPU has AVX-512). ConvBlockedDirect: padding on every side, stride 2 with uneven padding, a 5x5
 // kernel with an in-place residual, no padding at all (the source read directly), several
 // input-channel passes, an odd number of output channel blocks, several row chunks and images.
 // ConvWinograd: planes that are no multiple of the 4x4 tile, padding 0 to 2 and uneven, several
-// chunks of tiles, an odd number of output channel blocks, an in-place residual.
+// chunks of tiles and a chunk running from one image into the next, an odd number of output
+// channel blocks, an in-place residual.
 #include "drivers/cpu/kernels/conv_blocked.h"
 
 #include <gtest/gtest.h>
@@ -188,6 +189,9 @@ INSTANTIATE_TEST_SUITE_P(
         // 400 tiles in several chunks, the residual read from and written to the same buffer.
         Case{"winograd_chunks_in_place", Kernel::kWinograd,
              Geometry(1, 64, 64, 80, 80, 3, 1, 1, 1, 1, 1), true, true, true, true},
+        // Two images of 100 tiles in chunks of 54: a chunk runs on from one image into the next.
+        Case{"winograd_chunks_across_images", Kernel::kWinograd,
+             Geometry(2, 64, 64, 40, 40, 3, 1, 1, 1, 1, 1), true, true, false, false},
         // The same on nChw16c (AVX-512): edges, a pair and a single output block, two images;
         // uneven pads; several chunks in place.
         Case{"winograd16_edges", Kernel::kWinograd,

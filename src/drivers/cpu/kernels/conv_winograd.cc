@@ -45,13 +45,14 @@ int64_t PackedBytes(int64_t in_channels, int64_t out_channels) {
   return kPositions * in_channels * out_channels * static_cast<int64_t>(sizeof(float));
 }
 
-// Tiles per chunk: a multiple of the step, at most the image's tiles rounded up to it.
+// Tiles per chunk: a multiple of the step, at most the batch's tiles rounded up to it.
 int64_t ChunkTiles(const BlockedConvGeometry& g) {
   const int64_t in_c = g.in_blocks * g.block, out_c = g.out_blocks * g.block;
   const int64_t per_tile = kPositions * (in_c + out_c) * static_cast<int64_t>(sizeof(float));
   const int64_t bytes = std::max(kChunkBytes, PackedBytes(in_c, out_c));
   const int64_t steps_wanted = std::max<int64_t>(1, bytes / per_tile / kStepTiles);
-  const int64_t steps_needed = (TilesHigh(g) * TilesWide(g) + kStepTiles - 1) / kStepTiles;
+  const int64_t steps_needed =
+      (g.batch * TilesHigh(g) * TilesWide(g) + kStepTiles - 1) / kStepTiles;
   return std::min(steps_wanted, steps_needed) * kStepTiles;
 }
 
@@ -65,8 +66,7 @@ void ForEachItem(hal::ThreadPool& pool, int64_t items, const std::function<void(
 }
 
 struct Chunk {
-  int64_t n;           // image
-  int64_t first_tile;  // of the image's tiles, row-major
+  int64_t first_tile;  // of the batch's tiles: image by image, row-major in each
   int64_t tiles;       // real tiles in the chunk (the rest of `capacity` are zero rows)
   int64_t capacity;    // rows of V and M per position
 };
@@ -198,21 +198,20 @@ bool ConvWinograd(hal::ThreadPool& pool, const BlockedConvGeometry& g, const flo
   float* v = workspace(WinogradWorkspaceFloats(g));
   if (!v) return false;
   float* m = v + kPositions * capacity * g.in_blocks * g.block;
-  const int64_t tiles = TilesHigh(g) * TilesWide(g);
+  const int64_t tiles = g.batch * TilesHigh(g) * TilesWide(g);
   const int64_t groups = GroupCount(g.out_blocks);
   // Three passes per chunk, each split among the threads: inputs into the Winograd domain, the
   // 36 products (a position's weights for a group stay in L1 over the chunk's tiles), outputs.
-  for (int64_t n = 0; n < g.batch; ++n) {
-    for (int64_t first = 0; first < tiles; first += capacity) {
-      const Chunk chunk{n, first, std::min(capacity, tiles - first), capacity};
-      const int64_t rows = (chunk.tiles + kStepTiles - 1) / kStepTiles * kStepTiles;
-      ForEachItem(pool, rows, [&](int64_t t) { kernels.input(g, src, chunk, t, v); });
-      ForEachItem(pool, kPositions * groups, [&](int64_t item) {
-        kernels.products(g, chunk, v, packed_weights, item / groups, item % groups, m);
-      });
-      ForEachItem(pool, chunk.tiles,
-                  [&](int64_t t) { kernels.output(g, chunk, m, t, epilogue, dst); });
-    }
+  // Chunks run on across images, so a batch reads the weights once per chunk, not per image.
+  for (int64_t first = 0; first < tiles; first += capacity) {
+    const Chunk chunk{first, std::min(capacity, tiles - first), capacity};
+    const int64_t rows = (chunk.tiles + kStepTiles - 1) / kStepTiles * kStepTiles;
+    ForEachItem(pool, rows, [&](int64_t t) { kernels.input(g, src, chunk, t, v); });
+    ForEachItem(pool, kPositions * groups, [&](int64_t item) {
+      kernels.products(g, chunk, v, packed_weights, item / groups, item % groups, m);
+    });
+    ForEachItem(pool, chunk.tiles,
+                [&](int64_t t) { kernels.output(g, chunk, m, t, epilogue, dst); });
   }
   return true;
 }
