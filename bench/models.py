@@ -13,7 +13,11 @@ whose higher GFLOP/s (unihal's or ONNX Runtime's) stands for the machine's fp32 
 thread count; ResNet-50's fraction of it uses the model's FLOPs counted from its Conv, Gemm and
 MatMul shapes.
 
-Usage: .venv/bin/python bench/models.py [--quick] [--json] [--models SUBSTR ...]
+With --repeat N the whole model set runs N times, one pass after another, and each row reports
+its pass with the median ratio (all passes' ratios beside it): on machines whose speed swings
+from one minute to the next, one pass can catch either side in a slow minute.
+
+Usage: .venv/bin/python bench/models.py [--quick] [--json] [--repeat N] [--models SUBSTR ...]
 """
 import argparse
 import contextlib
@@ -226,6 +230,9 @@ def main():
     parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (1 8, quick 1)")
     parser.add_argument("--threads", type=int, nargs="+", help="thread counts (1 2, quick 2)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per row")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="passes over the model set; each row reports its median-ratio pass "
+                             "(for machines whose speed swings from minute to minute)")
     args = parser.parse_args()
     args.iterations = args.iterations or (5 if args.quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
@@ -251,31 +258,40 @@ def main():
             probes[threads] = {"threads": threads, "error": (r or {}).get("error")}
         print(f"probe, {threads} threads: {probes[threads]}", file=log)
 
-    rows = []
+    passes = {}  # (model, batch, threads) -> one row per pass
     versions = set()
-    for label, path, static in model_set(args):
-        for batch in batches:
-            prepared, skip = prepare(label, path, static, batch, args.model_dir)
-            for threads in thread_counts:
-                row = {"model": label, "batch": batch, "threads": threads}
-                if skip:
-                    row["skipped"] = skip
-                else:
-                    r = runner.bench(prepared["path"], threads, prepared["batch"],
-                                     prepared["dims"]) or {}
-                    versions.add(r.get("onnxruntime_version"))
-                    row.update({k: r.get(k) for k in ("unihal_ms", "onnxruntime_ms", "ratio",
-                                                      "max_rel_error", "unihal_p90_ms",
-                                                      "onnxruntime_p90_ms", "outputs_agree")})
-                    row["gflop"] = prepared["flops"] / 1e9 if prepared["flops"] else None
-                    if row["gflop"] and row["unihal_ms"]:
-                        row["unihal_gflops"] = row["gflop"] / row["unihal_ms"] * 1e3
-                        row["onnxruntime_gflops"] = row["gflop"] / row["onnxruntime_ms"] * 1e3
-                    if "error" in r:
-                        row["error"] = r["error"]
-                rows.append(row)
-                print(f"{label} batch {batch} threads {threads}: "
-                      f"{row.get('ratio') or row.get('skipped') or row.get('error')}", file=log)
+    for repetition in range(max(1, args.repeat)):
+        for label, path, static in model_set(args):
+            for batch in batches:
+                prepared, skip = prepare(label, path, static, batch, args.model_dir)
+                for threads in thread_counts:
+                    row = {"model": label, "batch": batch, "threads": threads}
+                    if skip:
+                        row["skipped"] = skip
+                    else:
+                        r = runner.bench(prepared["path"], threads, prepared["batch"],
+                                         prepared["dims"]) or {}
+                        versions.add(r.get("onnxruntime_version"))
+                        row.update({k: r.get(k) for k in ("unihal_ms", "onnxruntime_ms", "ratio",
+                                                          "max_rel_error", "unihal_p90_ms",
+                                                          "onnxruntime_p90_ms", "outputs_agree")})
+                        row["gflop"] = prepared["flops"] / 1e9 if prepared["flops"] else None
+                        if row["gflop"] and row["unihal_ms"]:
+                            row["unihal_gflops"] = row["gflop"] / row["unihal_ms"] * 1e3
+                            row["onnxruntime_gflops"] = row["gflop"] / row["onnxruntime_ms"] * 1e3
+                        if "error" in r:
+                            row["error"] = r["error"]
+                    passes.setdefault((label, batch, threads), []).append(row)
+                    print(f"pass {repetition + 1}: {label} batch {batch} threads {threads}: "
+                          f"{row.get('ratio') or row.get('skipped') or row.get('error')}",
+                          file=log)
+    rows = []
+    for runs in passes.values():
+        timed = sorted((r for r in runs if r.get("ratio")), key=lambda r: r["ratio"])
+        row = dict(timed[(len(timed) - 1) // 2] if timed else runs[-1])
+        if len(runs) > 1:
+            row["pass_ratios"] = [r.get("ratio") for r in runs]
+        rows.append(row)
 
     ratios = [r["ratio"] for r in rows if r.get("ratio")]
     geomean = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else None
@@ -292,6 +308,7 @@ def main():
     report = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": machine(), "onnxruntime_version": ", ".join(sorted(versions)) or None,
               "quick": args.quick, "iterations": args.iterations, "warmup": args.warmup,
+              "repeat": args.repeat,
               "wall_s": round(time.time() - started, 1), "probe": list(probes.values()),
               "rows": rows, "geomean_ratio": geomean, "resnet50_peak_fraction": fractions}
     if args.save:
@@ -303,17 +320,23 @@ def main():
     print(f"{report['date']}, {report['machine']['cpu']}, {report['machine']['cores']} cores, "
           f"onnxruntime {report['onnxruntime_version']}, {args.iterations} iterations per side "
           f"after {args.warmup} warm-up, {report['wall_s']} s")
-    print("| model | batch | threads | unihal ms | ORT ms | ratio | max rel error | GFLOP |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    repeated = args.repeat > 1
+    extra = (" ratio of each pass |", " --- |") if repeated else ("", "")
+    print("| model | batch | threads | unihal ms | ORT ms | ratio | max rel error | GFLOP |" +
+          extra[0])
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + extra[1])
     for r in rows:
         note = r.get("skipped") or r.get("error")
         if r.get("skipped") or r.get("unihal_ms") is None:
-            print(f"| {r['model']} | {r['batch']} | {r['threads']} | {note} | | | | |")
+            print(f"| {r['model']} | {r['batch']} | {r['threads']} | {note} | | | | |" +
+                  (" |" if repeated else ""))
             continue
+        each = (" " + " ".join(fmt(x, ".2f") for x in r.get("pass_ratios", [])) + " |"
+                if repeated else "")
         print(f"| {r['model']} | {r['batch']} | {r['threads']} | {fmt(r['unihal_ms'], '.2f')} | "
               f"{fmt(r['onnxruntime_ms'], '.2f')} | {fmt(r['ratio'], '.2f')} | "
               f"{fmt(r['max_rel_error'], '.2g')}{' (DISAGREE)' if note else ''} | "
-              f"{fmt(r.get('gflop'), '.2f')} |")
+              f"{fmt(r.get('gflop'), '.2f')} |{each}")
     print(f"\ngeometric mean ratio unihal/ORT: {fmt(geomean, '.2f')} over {len(ratios)} rows "
           "(lower is better; target <= 0.9 on each model)")
     for p in report["probe"]:
