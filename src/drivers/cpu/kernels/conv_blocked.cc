@@ -1,12 +1,12 @@
 #include "drivers/cpu/kernels/conv_blocked.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
 #include <utility>
+
+#include "drivers/cpu/kernels/simd_vec.h"
 
 namespace unihal::cpu {
 namespace {
@@ -51,42 +51,21 @@ using StepFn = void (*)(const StepArgs&, const float*, const int64_t*, const flo
 constexpr int kMaxBlocksPerStep = 2;
 
 namespace avx2 {
-#define CB_TARGET __attribute__((target("avx2,fma")))
-#define CB_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
-using Vec = __m256;
-constexpr int kLanes = 8;
+using namespace simd_avx2;
+#define SIMD_TARGET UH_TARGET_AVX2
 // The widest step whose accumulators, weights and broadcast fit the 16 registers.
 constexpr int kMaxPixels = 6;
-CB_INLINE Vec Load(const float* p) { return _mm256_loadu_ps(p); }
-CB_INLINE void Store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
-CB_INLINE Vec Broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-CB_INLINE Vec Zero() { return _mm256_setzero_ps(); }
-CB_INLINE Vec Add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-CB_INLINE Vec Max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
-CB_INLINE Vec Fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 #include "drivers/cpu/kernels/conv_blocked_simd.inc"
-#undef CB_TARGET
-#undef CB_INLINE
+#undef SIMD_TARGET
 }  // namespace avx2
 
 namespace avx512 {
-#define CB_TARGET __attribute__((target("avx512f,avx2,fma")))
-#define CB_INLINE __attribute__((target("avx512f,avx2,fma"), always_inline)) inline
-using Vec = __m512;
-constexpr int kLanes = 16;
+using namespace simd_avx512;
+#define SIMD_TARGET UH_TARGET_AVX512
 // The widest step whose accumulators, weights and broadcast fit the 32 registers.
 constexpr int kMaxPixels = 12;
-CB_INLINE Vec Load(const float* p) { return _mm512_loadu_ps(p); }
-CB_INLINE void Store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
-CB_INLINE Vec Broadcast(const float* p) { return _mm512_set1_ps(*p); }
-CB_INLINE Vec Zero() { return _mm512_setzero_ps(); }
-CB_INLINE Vec Add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-// The zero-masked form: GCC 12 warns of _mm512_max_ps's undefined pass-through operand.
-CB_INLINE Vec Max(Vec a, Vec b) { return _mm512_maskz_max_ps(static_cast<__mmask16>(-1), a, b); }
-CB_INLINE Vec Fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
 #include "drivers/cpu/kernels/conv_blocked_simd.inc"
-#undef CB_TARGET
-#undef CB_INLINE
+#undef SIMD_TARGET
 }  // namespace avx512
 
 // One instruction set's steps: the widest, and the one for a block count and pixel count.

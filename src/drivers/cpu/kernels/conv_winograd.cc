@@ -1,11 +1,11 @@
 #include "drivers/cpu/kernels/conv_winograd.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <functional>
+
+#include "drivers/cpu/kernels/simd_vec.h"
 
 namespace unihal::cpu {
 namespace {
@@ -83,48 +83,17 @@ struct TileKernels {
 };
 
 namespace avx2 {
-#define WG_TARGET __attribute__((target("avx2,fma")))
-#define WG_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
-using Vec = __m256;
-constexpr int kLanes = 8;
-WG_INLINE Vec Load(const float* p) { return _mm256_loadu_ps(p); }
-WG_INLINE void Store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
-WG_INLINE Vec Broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-WG_INLINE Vec Set1(float x) { return _mm256_set1_ps(x); }
-WG_INLINE Vec Zero() { return _mm256_setzero_ps(); }
-WG_INLINE Vec Add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-WG_INLINE Vec Sub(Vec a, Vec b) { return _mm256_sub_ps(a, b); }
-WG_INLINE Vec Mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
-WG_INLINE Vec Max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
-WG_INLINE Vec Fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-WG_INLINE Vec Fmsub(Vec a, Vec b, Vec c) { return _mm256_fmsub_ps(a, b, c); }
-WG_INLINE Vec Fnmadd(Vec a, Vec b, Vec c) { return _mm256_fnmadd_ps(a, b, c); }
+using namespace simd_avx2;
+#define SIMD_TARGET UH_TARGET_AVX2
 #include "drivers/cpu/kernels/conv_winograd_simd.inc"
-#undef WG_TARGET
-#undef WG_INLINE
+#undef SIMD_TARGET
 }  // namespace avx2
 
 namespace avx512 {
-#define WG_TARGET __attribute__((target("avx512f,avx2,fma")))
-#define WG_INLINE __attribute__((target("avx512f,avx2,fma"), always_inline)) inline
-using Vec = __m512;
-constexpr int kLanes = 16;
-WG_INLINE Vec Load(const float* p) { return _mm512_loadu_ps(p); }
-WG_INLINE void Store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
-WG_INLINE Vec Broadcast(const float* p) { return _mm512_set1_ps(*p); }
-WG_INLINE Vec Set1(float x) { return _mm512_set1_ps(x); }
-WG_INLINE Vec Zero() { return _mm512_setzero_ps(); }
-WG_INLINE Vec Add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-WG_INLINE Vec Sub(Vec a, Vec b) { return _mm512_sub_ps(a, b); }
-WG_INLINE Vec Mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
-// The zero-masked form: GCC 12 warns of _mm512_max_ps's undefined pass-through operand.
-WG_INLINE Vec Max(Vec a, Vec b) { return _mm512_maskz_max_ps(static_cast<__mmask16>(-1), a, b); }
-WG_INLINE Vec Fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-WG_INLINE Vec Fmsub(Vec a, Vec b, Vec c) { return _mm512_fmsub_ps(a, b, c); }
-WG_INLINE Vec Fnmadd(Vec a, Vec b, Vec c) { return _mm512_fnmadd_ps(a, b, c); }
+using namespace simd_avx512;
+#define SIMD_TARGET UH_TARGET_AVX512
 #include "drivers/cpu/kernels/conv_winograd_simd.inc"
-#undef WG_TARGET
-#undef WG_INLINE
+#undef SIMD_TARGET
 }  // namespace avx512
 
 const TileKernels& KernelsFor(const BlockedConvGeometry& g) {
