@@ -3,7 +3,7 @@
 // post-ops, see cpu_fusion.h). Weights go into the layout the primitive prefers; constant weights
 // are reordered once per input shape (at kernel creation when the input shape is static).
 // Grouped 1x1 convolutions on plain layouts, and convolutions with larger kernels between
-// nChw8c activations on small planes, or 3x3 at stride 1 on larger ones, bypass oneDNN's
+// blocked activations on small planes, or 3x3 at stride 1 on larger ones, bypass oneDNN's
 // convolution (grouped_pointwise_conv.h, conv_blocked.h, conv_winograd.h). UNIHAL_CPU_WINOGRAD=0
 // in the environment keeps the 3x3 convolutions on direct summation.
 #include <cstdlib>
@@ -24,8 +24,8 @@
 namespace unihal::cpu {
 namespace {
 
-// A convolution between nChw8c activations run by one of the driver's own kernels.
-struct BlockedDirectConv {
+// A convolution between blocked activations run by one of the driver's own kernels.
+struct OwnBlockedConv {
   enum class Algorithm { kDirect, kWinograd };
   Algorithm algorithm = Algorithm::kDirect;
   BlockedConvGeometry geometry;
@@ -41,7 +41,7 @@ struct ConvPrimitive {
   Shape y_shape;
   // Either set: no primitive, see the file comment.
   std::optional<GroupedPointwiseShape> pointwise;
-  std::optional<BlockedDirectConv> direct;
+  std::optional<OwnBlockedConv> own;
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward primitive;
   dnnl::memory::desc user_weights_desc;        // ONNX's (M, C/g, k...) as (g, M/g, C/g, k...)
@@ -109,7 +109,7 @@ class DnnlConv final : public hal::Kernel {
                           sum ? sum->data_as<float>() : nullptr, post_ops_, y->data_as<float>());
       return Status::Ok();
     }
-    if (entry->direct) return ComputeDirect(context, *entry->direct, *x, bias, *y);
+    if (entry->own) return ComputeOwn(context, *entry->own, *x, bias, *y);
     dnnl::memory weights =
         entry->packed_weights
             ? *entry->packed_weights
@@ -136,8 +136,8 @@ class DnnlConv final : public hal::Kernel {
     return Status::Ok();
   }
 
-  Status ComputeDirect(hal::KernelContext& context, const BlockedDirectConv& direct,
-                       const Tensor& x, const Tensor* bias, Tensor& y) const {
+  Status ComputeOwn(hal::KernelContext& context, const OwnBlockedConv& own, const Tensor& x,
+                    const Tensor* bias, Tensor& y) const {
     const Tensor* sum = post_ops_.sum ? context.input(3) : nullptr;
     if (post_ops_.sum) UH_RETURN_IF_ERROR(CheckSum(context, sum, y));
     BlockedConvEpilogue epilogue;
@@ -150,12 +150,11 @@ class DnnlConv final : public hal::Kernel {
     };
     hal::ThreadPool& pool = context.thread_pool();
     const bool done =
-        direct.algorithm == BlockedDirectConv::Algorithm::kWinograd
-            ? ConvWinograd(pool, direct.geometry, x.data_as<float>(), direct.packed_weights.data(),
+        own.algorithm == OwnBlockedConv::Algorithm::kWinograd
+            ? ConvWinograd(pool, own.geometry, x.data_as<float>(), own.packed_weights.data(),
                            epilogue, thread_buffer, y.data_as<float>())
-            : ConvBlockedDirect(pool, direct.geometry, x.data_as<float>(),
-                                direct.packed_weights.data(), epilogue, thread_buffer,
-                                y.data_as<float>());
+            : ConvBlockedDirect(pool, own.geometry, x.data_as<float>(), own.packed_weights.data(),
+                                epilogue, thread_buffer, y.data_as<float>());
     if (!done) {
       return ResourceExhaustedError(context.node().Describe() +
                                     ": no memory for the convolution's working buffers");
@@ -165,8 +164,8 @@ class DnnlConv final : public hal::Kernel {
 
   // Which of the driver's own kernels runs this convolution, if any: they need constant
   // weights, blocked activations on every side and no activation other than Relu.
-  std::optional<BlockedDirectConv::Algorithm> BlockedAlgorithm(const ConvShapes& s,
-                                                               const WindowGeometry& g) const {
+  std::optional<OwnBlockedConv::Algorithm> BlockedAlgorithm(const ConvShapes& s,
+                                                            const WindowGeometry& g) const {
     const ConvPostOps& ops = post_ops_;
     const bool relu_or_none =
         !ops.eltwise || (*ops.eltwise == dnnl::algorithm::eltwise_relu && ops.alpha == 0.f);
@@ -176,12 +175,12 @@ class DnnlConv final : public hal::Kernel {
     }
     if (BlockedConvTakes(ops.block, s.group, s.in_channels, s.out_channels, g.kernel, g.strides,
                          g.dilations, g.pad_begin, g.pad_end, g.output)) {
-      return BlockedDirectConv::Algorithm::kDirect;
+      return OwnBlockedConv::Algorithm::kDirect;
     }
     if (WinogradAllowed() &&
         WinogradConvTakes(ops.block, s.group, s.in_channels, s.out_channels, g.kernel, g.strides,
                           g.dilations, g.pad_begin, g.pad_end, g.output)) {
-      return BlockedDirectConv::Algorithm::kWinograd;
+      return OwnBlockedConv::Algorithm::kWinograd;
     }
     return std::nullopt;
   }
@@ -256,10 +255,10 @@ class DnnlConv final : public hal::Kernel {
       entry->pointwise = pointwise;
       return entry;
     }
-    if (const std::optional<BlockedDirectConv::Algorithm> algorithm = BlockedAlgorithm(s, g)) {
-      BlockedDirectConv direct;
-      direct.algorithm = *algorithm;
-      BlockedConvGeometry& b = direct.geometry;
+    if (const std::optional<OwnBlockedConv::Algorithm> algorithm = BlockedAlgorithm(s, g)) {
+      OwnBlockedConv own;
+      own.algorithm = *algorithm;
+      BlockedConvGeometry& b = own.geometry;
       b.batch = s.batch;
       b.block = post_ops_.block;
       b.in_blocks = s.in_channels / b.block;
@@ -275,10 +274,10 @@ class DnnlConv final : public hal::Kernel {
       b.pad_top = g.pad_begin[0];
       b.pad_left = g.pad_begin[1];
       const float* weights = constant_weights_->data_as<float>();
-      direct.packed_weights = *algorithm == BlockedDirectConv::Algorithm::kWinograd
-                                  ? PackWinogradWeights(b, weights)
-                                  : PackBlockedConvWeights(b, weights);
-      entry->direct = std::move(direct);
+      own.packed_weights = *algorithm == OwnBlockedConv::Algorithm::kWinograd
+                               ? PackWinogradWeights(b, weights)
+                               : PackBlockedConvWeights(b, weights);
+      entry->own = std::move(own);
       return entry;
     }
     memory::dims dilations;

@@ -1,7 +1,6 @@
 #include "drivers/cpu/kernels/conv_winograd.h"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <functional>
 
@@ -19,14 +18,14 @@ constexpr int kGroupBlocks = 2;            // output channel blocks (vectors) pe
 // 4x the direct convolution's and, in a whole model at batch 1, come from memory on every run:
 // saving 3/4 of the multiply-adds pays for streaming 27 more floats per weight pair from about
 // 150 pixels at 350 GFLOP/s and 20 GB/s, and in practice from about 400. In ResNet-50 and
-// SqueezeNet at 13x13 and 14x14 the kernel took 1.05-1.5x the direct convolutions' time (while
-// beating them 1.5-2.5x in a loop over one layer, its weights in cache), at 27x27 and more
-// 0.6-0.8x.
+// SqueezeNet at 13x13 and 14x14 the kernel took 1.1-1.7x the direct convolutions' time (while
+// beating them 1.5-2.5x in a loop over one layer, its weights in cache), at 28x28 and 56x56
+// 0.6-0.9x ONNX Runtime's.
 constexpr int64_t kMinOutputPixels = 20 * 20;
 // A chunk of tiles' transformed inputs and products stay in the cores' L2 (1 MB each here)
 // between the three passes over them, or when the transformed weights are larger (every chunk
-// reads all of them), take as much room as those: at 256 channels and 14x14, 1 MB chunks took
-// 0.85-1.3x oneDNN's time, one chunk 0.65-0.75x.
+// reads all of them), take as much room as those: at 256 channels and 14x14 (AVX2, one layer in
+// a loop), 1 MB chunks took 0.85-1.3x oneDNN's time, one chunk 0.65-0.75x.
 constexpr int64_t kChunkBytes = int64_t{1} << 20;
 
 // F(4x4, 3x3) with the interpolation points 0, 1, -1, 2, -2 and infinity (Lavin & Gray 2015):
