@@ -14,11 +14,14 @@ namespace {
 // Output planes up to 8x8: at 7x7 the kernel took 0.8-0.9x oneDNN's time for ResNet-50's
 // 3x3 convolutions; at 14x14 0.9-1.1x, at 28x28 and 56x56 1.0-1.15x (docs/benchmarks.md).
 constexpr int64_t kMaxOutputPixels = 8 * 8;
-// On nChw16c oneDNN's AVX-512 kernels are better fed: the kernel took 0.78-0.88x their time for
-// 512 channels at 7x7 (9.4 MB of weights, streamed from memory) but 1.13-1.16x for
-// Inception's 160 -> 320 (1.8 MB), so there it takes only convolutions with this many bytes
-// of weights or more.
-constexpr int64_t kMinWeightBytes16 = int64_t{4} << 20;
+// On nChw16c oneDNN's AVX-512 kernels are better fed, and the kernel pays where the weights
+// stream from memory (it prefetches them): 0.71-0.78x oneDNN's time for ResNet-50's 512-channel
+// 7x7 layers (9.4 MB) but 1.16x for Inception's 160 -> 320 (1.8 MB) in a loop over one layer.
+// In whole models, alternating two sessions in one process, taking planes up to 14x14 with 2 MB
+// of weights or more (ResNet-50's 256-channel layers too) gave 0.95-0.99x on ResNet-50 and
+// Inception-v2 (one pass of six 1.01x).
+constexpr int64_t kMaxOutputPixels16 = 14 * 14;
+constexpr int64_t kMinWeightBytes16 = int64_t{2} << 20;
 
 int64_t PaddedExtent(int64_t in, int64_t pad_begin, int64_t out, int64_t stride, int64_t kernel) {
   return std::max(in + pad_begin, (out - 1) * stride + kernel);
@@ -109,10 +112,15 @@ bool BlockedConvTakes(int64_t block, int64_t group, int64_t in_channels, int64_t
                       const std::vector<int64_t>& pad_end, const std::vector<int64_t>& output) {
   if (group != 1 || in_channels % block != 0 || out_channels % block != 0) return false;
   if (kernel.size() != 2 || kernel[0] * kernel[1] <= 1) return false;
-  if (output[0] * output[1] > kMaxOutputPixels) return false;
   const int64_t weight_bytes =
       in_channels * out_channels * kernel[0] * kernel[1] * static_cast<int64_t>(sizeof(float));
-  if (block == 16 && weight_bytes < kMinWeightBytes16) return false;
+  if (block == 16) {
+    if (output[0] * output[1] > kMaxOutputPixels16 || weight_bytes < kMinWeightBytes16) {
+      return false;
+    }
+  } else if (output[0] * output[1] > kMaxOutputPixels) {
+    return false;
+  }
   for (size_t d = 0; d < 2; ++d) {
     if (dilations[d] != 1 || strides[d] < 1 || strides[d] > 2) return false;
     if (pad_begin[d] >= kernel[d] || pad_end[d] >= kernel[d]) return false;

@@ -35,8 +35,8 @@ bool BlockedConvSupported(int64_t block = 8);
 
 // Whether the kernel takes this convolution: channels in whole blocks on both sides,
 // groups 1, no dilation, a kernel of more than one tap, strides 1 or 2, padding below the
-// kernel size, and at most 8x8 output pixels per image (where it beats oneDNN); on nChw16c also
-// weights of 4 MB or more.
+// kernel size, and at most 8x8 output pixels per image (where it beats oneDNN); on nChw16c at most
+// 14x14 and 2 MB of weights or more.
 bool BlockedConvTakes(int64_t block, int64_t group, int64_t in_channels, int64_t out_channels,
                       const std::vector<int64_t>& kernel, const std::vector<int64_t>& strides,
                       const std::vector<int64_t>& dilations, const std::vector<int64_t>& pad_begin,

@@ -1,10 +1,10 @@
 // ConvBlockedDirect and ConvWinograd against a float64 convolution written out here, on random
-// blocked inputs (nChw8c, and nChw16c where the CPU has AVX-512). ConvBlockedDirect: padding on every side, stride 2 with uneven padding, a 5x5
-// kernel with an in-place residual, no padding at all (the source read directly), several
-// input-channel passes, an odd number of output channel blocks, several row chunks and images.
-// ConvWinograd: planes that are no multiple of the 4x4 tile, padding 0 to 2 and uneven, several
-// chunks of tiles and a chunk running from one image into the next, an odd number of output
-// channel blocks, an in-place residual.
+// blocked inputs (nChw8c, and nChw16c where the CPU has AVX-512). ConvBlockedDirect: padding on
+// every side, stride 2 with uneven padding, a 5x5 kernel with an in-place residual, no padding at
+// all (the source read directly), several input-channel passes, an odd number of output channel
+// blocks, several row chunks and images. ConvWinograd: planes that are no multiple of the 4x4 tile,
+// padding 0 to 2 and uneven, several chunks of tiles and a chunk running from one image into the
+// next, an odd number of output channel blocks, an in-place residual.
 #include "drivers/cpu/kernels/conv_blocked.h"
 
 #include <gtest/gtest.h>
@@ -257,6 +257,9 @@ TEST(ConvBlockedTest, TakesSmallPlanesOnly) {
   EXPECT_FALSE(BlockedConvTakes(8, 1, 512, 512, one, one, one, none, none, out7));  // 1x1
   EXPECT_FALSE(BlockedConvTakes(16, 1, 24, 512, k3, one, one, pad, pad, out7));     // 24 channels
   EXPECT_FALSE(BlockedConvTakes(16, 1, 160, 320, k3, one, one, pad, pad, out7));    // 1.8 MB
+  EXPECT_EQ(BlockedConvTakes(16, 1, 256, 256, k3, one, one, pad, pad, out14),       // 2.4 MB
+            BlockedConvSupported(16));
+  EXPECT_FALSE(BlockedConvTakes(16, 1, 512, 512, k3, one, one, pad, pad, {28, 28}));
   EXPECT_EQ(BlockedConvTakes(16, 1, 512, 512, k3, one, one, pad, pad, out7),
             BlockedConvSupported(16));
 }
