@@ -130,8 +130,8 @@ TEST(CpuLayoutTest, PoolsConcatAndEltwiseStayBlockedBetweenConvs) {
 }
 
 // nChw16c, the block of AVX-512 machines: 32- and 16-channel values stay blocked through a
-// pool, a Concat (48), a Relu and an average pool, BatchNormalization included; the 24-channel
-// value (a multiple of 8, not of 16) and the values tied to it through an Add stay plain.
+// pool, a Concat (48), a Relu and an average pool; the 24-channel values (a multiple of 8, not of
+// 16) and the Add that ties them stay plain.
 TEST(CpuLayoutTest, SixteenChannelBlocksStayEquivalent) {
   CnnBuilder b({1, 16, 12, 12});
   b.Conv("X", "a", 16, 32, {12, 12});

@@ -140,8 +140,7 @@ hal::SupportResult SupportsCpuBatchNormalization(const hal::KernelCreateInfo& in
   if (!layout.ok()) return hal::SupportResult::No(layout.status().message());
   if (*layout != 0 && !HasBlockableChannels(info, *layout)) {
     return hal::SupportResult::No(
-        "blocked BatchNormalization needs 4-D X with channels a "
-        "multiple of " +
+        "blocked BatchNormalization needs 4-D X with channels a multiple of " +
         std::to_string(*layout));
   }
   return plain;
@@ -159,14 +158,14 @@ Result<std::unique_ptr<hal::Kernel>> CreateDnnlBatchNormalization(
                       CreateReferenceBatchNormalization(hal::KernelCreateInfo{onnx, info.graph}));
   UH_ASSIGN_OR_RETURN(float epsilon, info.node.GetFloat("epsilon", 1e-5f));
   UH_ASSIGN_OR_RETURN(std::string activation, info.node.GetString(kBatchNormActivationAttr, ""));
-  UH_ASSIGN_OR_RETURN(int64_t x_layout, ParseBlockedLayout(info.node, kXLayoutAttr));
-  UH_ASSIGN_OR_RETURN(int64_t y_layout, ParseBlockedLayout(info.node, kYLayoutAttr));
-  if (x_layout != y_layout) {
+  UH_ASSIGN_OR_RETURN(XYLayouts layouts, ParseXYLayouts(info.node));
+  if (layouts.x_blocked != layouts.y_blocked) {
     return InvalidArgumentError(info.node.Describe() + ": X and Y of a BatchNormalization need " +
                                 "one layout");
   }
   return std::unique_ptr<hal::Kernel>(std::make_unique<DnnlBatchNormalization>(
-      engine, epsilon, activation == "Relu", x_layout, std::move(fallback)));
+      engine, epsilon, activation == "Relu", layouts.x_blocked ? layouts.block : 0,
+      std::move(fallback)));
 }
 
 }  // namespace
