@@ -34,6 +34,10 @@ void* ThreadScratch(ScratchSlot slot, size_t bytes) {
   return block.data.get();
 }
 
+float* SourceScratchFloats(int64_t floats) {
+  return static_cast<float*>(ThreadScratch(ScratchSlot::kSource, floats * sizeof(float)));
+}
+
 dnnl::stream& ThreadStream(const dnnl::engine& engine) {
   thread_local std::vector<ThreadStreamEntry> streams;
   for (ThreadStreamEntry& entry : streams) {

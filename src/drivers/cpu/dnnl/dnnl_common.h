@@ -42,6 +42,8 @@ dnnl::primitive_attr ConcurrentAttr();
 // until the same thread asks for that slot again.
 enum class ScratchSlot { kScratchpad, kSource, kSource2, kWeights, kDestination, kCount };
 void* ThreadScratch(ScratchSlot slot, size_t bytes);
+// The calling thread's kSource slot as the cpu kernels' ThreadBufferFn (thread_buffer.h).
+float* SourceScratchFloats(int64_t floats);
 
 // The calling thread's stream on `engine` (made once per thread and engine).
 dnnl::stream& ThreadStream(const dnnl::engine& engine);

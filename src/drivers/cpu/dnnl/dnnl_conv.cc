@@ -2,9 +2,10 @@
 // activations, and the cpu device's FusedConv (Conv + residual sum + activation as oneDNN
 // post-ops, see cpu_fusion.h). Weights go into the layout the primitive prefers; constant weights
 // are reordered once per input shape (at kernel creation when the input shape is static).
-// Grouped 1x1 convolutions on plain layouts, and convolutions with larger kernels between
-// blocked activations on small planes, or 3x3 at stride 1 on larger ones, bypass oneDNN's
-// convolution (grouped_pointwise_conv.h, conv_blocked.h, conv_winograd.h). UNIHAL_CPU_WINOGRAD=0
+// Grouped 1x1 and 2-D depthwise convolutions on plain layouts, and convolutions with larger
+// kernels between blocked activations on small planes, or 3x3 at stride 1 on larger ones, bypass
+// oneDNN's convolution (grouped_pointwise_conv.h, window_plain.h, conv_blocked.h,
+// conv_winograd.h). UNIHAL_CPU_WINOGRAD=0
 // in the environment keeps the 3x3 convolutions on direct summation.
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "drivers/cpu/kernels/conv_winograd.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/nn_shapes.h"
+#include "drivers/cpu/kernels/window_plain.h"
 #include "drivers/cpu/kernels/window_geometry.h"
 
 namespace unihal::cpu {
@@ -39,8 +41,9 @@ bool WinogradAllowed() {
 
 struct ConvPrimitive {
   Shape y_shape;
-  // Either set: no primitive, see the file comment.
+  // Any one set: no primitive, see the file comment.
   std::optional<GroupedPointwiseShape> pointwise;
+  std::optional<PlainWindowPlan> depthwise;
   std::optional<OwnBlockedConv> own;
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward primitive;
@@ -95,9 +98,10 @@ class DnnlConv final : public hal::Kernel {
     const dnnl::engine& engine = *engine_;
     const Shape& y_shape = entry->y_shape;
     // The residual's storage becomes Y where nothing reads it later: no copy of it into Y,
-    // and one buffer less in cache. The grouped path writes Y before it reads the residual.
-    const bool sum_in_place =
-        post_ops_.sum && !entry->pointwise && post_ops_.sum_blocked == post_ops_.y_blocked;
+    // and one buffer less in cache. The grouped and depthwise paths write Y before they read
+    // the residual.
+    const bool sum_in_place = post_ops_.sum && !entry->pointwise && !entry->depthwise &&
+                              post_ops_.sum_blocked == post_ops_.y_blocked;
     UH_ASSIGN_OR_RETURN(Tensor * y, sum_in_place
                                         ? context.AllocateOutputInPlace(0, 3, DType::kF32, y_shape)
                                         : context.AllocateOutput(0, DType::kF32, y_shape));
@@ -109,6 +113,7 @@ class DnnlConv final : public hal::Kernel {
                           sum ? sum->data_as<float>() : nullptr, post_ops_, y->data_as<float>());
       return Status::Ok();
     }
+    if (entry->depthwise) return ComputeDepthwise(context, *entry->depthwise, *x, *w, bias, *y);
     if (entry->own) return ComputeOwn(context, *entry->own, *x, bias, *y);
     dnnl::memory weights =
         entry->packed_weights
@@ -136,6 +141,31 @@ class DnnlConv final : public hal::Kernel {
     return Status::Ok();
   }
 
+  Status ComputeDepthwise(hal::KernelContext& context, const PlainWindowPlan& plan,
+                          const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) const {
+    const Tensor* sum = post_ops_.sum ? context.input(3) : nullptr;
+    if (post_ops_.sum) UH_RETURN_IF_ERROR(CheckSum(context, sum, y));
+    const int64_t out_plane = plan.g.out_h * plan.g.out_w;
+    PlaneEpilogue epilogue;
+    if (!post_ops_.empty()) {
+      epilogue = [&](int64_t plane, float* data) {
+        ApplyPostOps(post_ops_, data, sum ? sum->data_as<float>() + plane * out_plane : nullptr,
+                     out_plane);
+      };
+    }
+    if (!DepthwiseConvPlain(context.thread_pool(), plan, x.data_as<float>(), w.data_as<float>(),
+                            bias ? bias->data_as<float>() : nullptr, epilogue,
+                            SourceScratchFloats, y.data_as<float>())) {
+      return NoWorkingMemoryError(context);
+    }
+    return Status::Ok();
+  }
+
+  static Status NoWorkingMemoryError(const hal::KernelContext& context) {
+    return ResourceExhaustedError(context.node().Describe() +
+                                  ": no memory for the convolution's working buffers");
+  }
+
   Status ComputeOwn(hal::KernelContext& context, const OwnBlockedConv& own, const Tensor& x,
                     const Tensor* bias, Tensor& y) const {
     const Tensor* sum = post_ops_.sum ? context.input(3) : nullptr;
@@ -144,22 +174,16 @@ class DnnlConv final : public hal::Kernel {
     epilogue.bias = bias ? bias->data_as<float>() : nullptr;
     epilogue.sum = sum ? sum->data_as<float>() : nullptr;
     epilogue.relu = post_ops_.eltwise.has_value();  // BlockedAlgorithm allows Relu only
-    // ConvBlockedDirect's padded rows (per worker) or ConvWinograd's workspace (this thread's).
-    const ThreadBufferFn thread_buffer = [](int64_t floats) {
-      return static_cast<float*>(ThreadScratch(ScratchSlot::kSource, floats * sizeof(float)));
-    };
+    // ConvBlockedDirect's padded rows (per worker) or ConvWinograd's workspace (this thread's)
+    // live in SourceScratchFloats.
     hal::ThreadPool& pool = context.thread_pool();
     const bool done =
         own.algorithm == OwnBlockedConv::Algorithm::kWinograd
             ? ConvWinograd(pool, own.geometry, x.data_as<float>(), own.packed_weights.data(),
-                           epilogue, thread_buffer, y.data_as<float>())
+                           epilogue, SourceScratchFloats, y.data_as<float>())
             : ConvBlockedDirect(pool, own.geometry, x.data_as<float>(), own.packed_weights.data(),
-                                epilogue, thread_buffer, y.data_as<float>());
-    if (!done) {
-      return ResourceExhaustedError(context.node().Describe() +
-                                    ": no memory for the convolution's working buffers");
-    }
-    return Status::Ok();
+                                epilogue, SourceScratchFloats, y.data_as<float>());
+    return done ? Status::Ok() : NoWorkingMemoryError(context);
   }
 
   // Which of the driver's own kernels runs this convolution, if any: they need constant
@@ -253,6 +277,12 @@ class DnnlConv final : public hal::Kernel {
       pointwise.pixels = 1;
       for (int64_t d : g.output) pointwise.pixels *= d;
       entry->pointwise = pointwise;
+      return entry;
+    }
+    if (!post_ops_.any_blocked() &&
+        IsDepthwise2d(s.group, s.in_channels, s.out_channels, g.rank())) {
+      entry->depthwise = PlanDepthwiseConv(
+          PlainWindow(s.batch, s.in_channels, s.out_channels / s.in_channels, g));
       return entry;
     }
     if (const std::optional<OwnBlockedConv::Algorithm> algorithm = BlockedAlgorithm(s, g)) {

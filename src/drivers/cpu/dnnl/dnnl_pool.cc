@@ -4,14 +4,16 @@
 // layouts, its plain-NCHW pooling is a slow reference loop, so plain tensors are pooled through
 // blocked copies. ceil_mode becomes extra right padding, as ONNX Runtime does; for an average
 // that counts the padding this differs from ONNX (the extra padding must not count), so those
-// shapes go to the reference kernel. 2-D windows run PoolBlocked (pool_blocked.h) on the
-// blocked bytes instead of oneDNN's pooling, which is several times slower on these machines.
+// shapes go to the reference kernel. 2-D windows run the driver's own kernels instead of oneDNN's
+// pooling, which is several times slower on these machines: PoolPlain (window_plain.h) between
+// plain tensors, PoolBlocked (pool_blocked.h) where either side is blocked.
 #include "drivers/cpu/cpu_fusion.h"
 #include "drivers/cpu/cpu_layout.h"
 #include "drivers/cpu/dnnl/dnnl_common.h"
 #include "drivers/cpu/dnnl/dnnl_layout.h"
 #include "drivers/cpu/kernels/nn_ref.h"
 #include "drivers/cpu/kernels/pool_blocked.h"
+#include "drivers/cpu/kernels/window_plain.h"
 #include "drivers/cpu/kernels/window_geometry.h"
 
 namespace unihal::cpu {
@@ -55,7 +57,15 @@ class DnnlPool final : public hal::Kernel {
         WindowGeometry g,
         ResolveWindow(node, window_, spatial,
                       kind_ == PoolKind::kGlobalAverage ? spatial : window_.kernel_shape));
-    if (g.rank() == 2) return ComputeBlocked(context, *x, g);
+    if (g.rank() == 2) {
+      bool extra_padding = false;
+      for (size_t i = 0; i < g.rank(); ++i) extra_padding |= g.PaddingForOutput(i) > g.pad_end[i];
+      if (kind_ != PoolKind::kMax && count_include_pad_ && extra_padding) {
+        return Fallback(context);  // see the file comment
+      }
+      if (!x_blocked_ && !y_blocked_) return ComputePlain(context, *x, g);
+      return ComputeBlocked(context, *x, g);
+    }
     std::shared_ptr<const PoolPrimitive> entry =
         cache_.GetOrBuild({x->shape()}, [&] { return Build(x->shape(), g); });
     if (!entry) return Fallback(context);
@@ -78,13 +88,31 @@ class DnnlPool final : public hal::Kernel {
     return Status::Ok();
   }
 
+  Status ComputePlain(hal::KernelContext& context, const Tensor& x,
+                      const WindowGeometry& g) const {
+    const std::shared_ptr<const PlainWindowPlan> plan =
+        plain_plans_.GetOrBuild({x.shape()}, [&] {
+          return std::make_shared<PlainWindowPlan>(
+              PlanPool(PlainWindow(x.shape()[0], x.shape()[1], 1, g), Op()));
+        });
+    const Shape y_shape{x.shape()[0], x.shape()[1], g.output[0], g.output[1]};
+    UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
+    if (!PoolPlain(context.thread_pool(), *plan, x.data_as<float>(), SourceScratchFloats,
+                   y->data_as<float>())) {
+      return ResourceExhaustedError(context.node().Describe() +
+                                    ": no memory for the pool's working buffer");
+    }
+    return Status::Ok();
+  }
+
+  PoolOp Op() const {
+    return kind_ == PoolKind::kMax ? PoolOp::kMax
+           : count_include_pad_    ? PoolOp::kAverageIncludePad
+                                   : PoolOp::kAverageExcludePad;
+  }
+
   Status ComputeBlocked(hal::KernelContext& context, const Tensor& x,
                          const WindowGeometry& g) const {
-    bool extra_padding = false;
-    for (size_t i = 0; i < g.rank(); ++i) extra_padding |= g.PaddingForOutput(i) > g.pad_end[i];
-    if (kind_ != PoolKind::kMax && count_include_pad_ && extra_padding) {
-      return Fallback(context);  // see the file comment
-    }
     const Shape y_shape{x.shape()[0], x.shape()[1], g.output[0], g.output[1]};
     UH_ASSIGN_OR_RETURN(Tensor * y, context.AllocateOutput(0, DType::kF32, y_shape));
     const dnnl::engine& engine = *engine_;
@@ -118,10 +146,7 @@ class DnnlPool final : public hal::Kernel {
     geometry.pad_left = g.pad_begin[1];
     geometry.pad_bottom = g.pad_end[0];
     geometry.pad_right = g.pad_end[1];
-    const BlockedPoolOp op = kind_ == PoolKind::kMax ? BlockedPoolOp::kMax
-                             : count_include_pad_    ? BlockedPoolOp::kAverageIncludePad
-                                                     : BlockedPoolOp::kAverageExcludePad;
-    PoolBlocked(context.thread_pool(), geometry, op, src,
+    PoolBlocked(context.thread_pool(), geometry, Op(), src,
                 static_cast<float*>(dst.get_data_handle()));
     if (!dst_direct) ReorderInto(engine, dst, WrapMemory(PlainDesc(y_shape), engine, y->data()));
     return Status::Ok();
@@ -175,6 +200,7 @@ class DnnlPool final : public hal::Kernel {
   const int64_t block_;   // their channel block, also of the blocked copies of plain tensors
   const std::unique_ptr<hal::Kernel> fallback_;
   mutable PrimitiveCache<PoolPrimitive> cache_;
+  mutable PrimitiveCache<PlainWindowPlan> plain_plans_;  // per X shape
 };
 
 hal::SupportResult SupportsPool(const hal::KernelCreateInfo& info) {

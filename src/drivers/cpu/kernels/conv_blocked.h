@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "drivers/cpu/kernels/thread_buffer.h"
 #include "unihal/hal/thread_pool.h"
 
 namespace unihal::cpu {
@@ -51,10 +52,6 @@ struct BlockedConvEpilogue {
   const float* sum = nullptr;   // blocked like dst, added before the activation, or null
   bool relu = false;
 };
-
-// A buffer of at least `floats` floats owned by the calling thread, or null when there is no
-// memory for it.
-using ThreadBufferFn = float* (*)(int64_t floats);
 
 // dst = relu?(conv(src, packed weights) + bias + sum). Padded input rows are copied into each
 // worker's `thread_buffer`. `sum` may be `dst` itself (it is read before the first partial

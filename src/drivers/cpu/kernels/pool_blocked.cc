@@ -11,26 +11,6 @@ namespace {
 typedef float Lanes8 __attribute__((vector_size(8 * sizeof(float))));
 typedef float Lanes16 __attribute__((vector_size(16 * sizeof(float))));
 
-// First index k in [0, kernel) whose position start + k * dilation is >= 0, and one past the
-// last one < size.
-inline void ValidTaps(int64_t start, int64_t kernel, int64_t dilation, int64_t size, int64_t& first,
-                      int64_t& last) {
-  first = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
-  if (start + (kernel - 1) * dilation < size) {
-    last = kernel;
-  } else {
-    last = start < size ? (size - 1 - start) / dilation + 1 : 0;
-  }
-  if (last < first) last = first;
-}
-
-// Include-pad average: how many of the kernel's taps from `start` lie before size + pad_end.
-inline int64_t PaddedTaps(int64_t start, int64_t kernel, int64_t dilation, int64_t size,
-                          int64_t pad_end) {
-  const int64_t room = size - 1 + pad_end - start;
-  return room < 0 ? 0 : std::min(kernel, room / dilation + 1);
-}
-
 template <typename Lanes>
 __attribute__((always_inline)) inline void Accumulate(bool is_max, Lanes& acc, const float* p) {
   Lanes v;
@@ -47,16 +27,16 @@ __attribute__((always_inline)) inline void Accumulate(bool is_max, Lanes& acc, c
 // inside the row go four at a time with their sums or maxima in registers, so the four chains of
 // dependent adds or maxima overlap; the pixels at the borders go one by one.
 template <typename Lanes>
-__attribute__((always_inline)) inline void PoolRow(const BlockedPoolGeometry& g, BlockedPoolOp op,
+__attribute__((always_inline)) inline void PoolRow(const BlockedPoolGeometry& g, PoolOp op,
                                                    const float* plane, int64_t oh, float* out) {
-  const bool is_max = op == BlockedPoolOp::kMax;
+  const bool is_max = op == PoolOp::kMax;
   Lanes init = Lanes{};
   if (is_max) init -= std::numeric_limits<float>::infinity();
   const int64_t h_start = oh * g.stride_h - g.pad_top;
   int64_t kh_first, kh_last;
-  ValidTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, kh_first, kh_last);
-  const int64_t count_h = op == BlockedPoolOp::kAverageIncludePad
-                              ? PaddedTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, g.pad_bottom)
+  ValidWindowTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, kh_first, kh_last);
+  const int64_t count_h = op == PoolOp::kAverageIncludePad
+                              ? PaddedWindowTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, g.pad_bottom)
                               : kh_last - kh_first;
   const int64_t step = g.stride_w * g.block;
   auto finish = [&](Lanes& acc, int64_t ow, int64_t count_w) {
@@ -95,7 +75,7 @@ __attribute__((always_inline)) inline void PoolRow(const BlockedPoolGeometry& g,
     if (col >= interior_first && col < ow) continue;
     const int64_t w_start = col * g.stride_w - g.pad_left;
     int64_t kw_first, kw_last;
-    ValidTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, kw_first, kw_last);
+    ValidWindowTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, kw_first, kw_last);
     Lanes acc = init;
     for (int64_t kh = kh_first; kh < kh_last; ++kh) {
       const float* p = plane + ((h_start + kh * g.dilation_h) * g.in_w + w_start) * g.block;
@@ -104,27 +84,27 @@ __attribute__((always_inline)) inline void PoolRow(const BlockedPoolGeometry& g,
       }
     }
     finish(acc, col,
-           op == BlockedPoolOp::kAverageIncludePad
-               ? PaddedTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, g.pad_right)
+           op == PoolOp::kAverageIncludePad
+               ? PaddedWindowTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, g.pad_right)
                : kw_last - kw_first);
   }
 }
 
 __attribute__((target_clones("avx2", "default"))) void PoolRow8(const BlockedPoolGeometry& g,
-                                                                BlockedPoolOp op,
+                                                                PoolOp op,
                                                                 const float* plane, int64_t oh,
                                                                 float* out) {
   PoolRow<Lanes8>(g, op, plane, oh, out);
 }
 
-__attribute__((target("avx512f"))) void PoolRow16(const BlockedPoolGeometry& g, BlockedPoolOp op,
+__attribute__((target("avx512f"))) void PoolRow16(const BlockedPoolGeometry& g, PoolOp op,
                                                   const float* plane, int64_t oh, float* out) {
   PoolRow<Lanes16>(g, op, plane, oh, out);
 }
 
 }  // namespace
 
-void PoolBlocked(hal::ThreadPool& pool, const BlockedPoolGeometry& g, BlockedPoolOp op,
+void PoolBlocked(hal::ThreadPool& pool, const BlockedPoolGeometry& g, PoolOp op,
                  const float* src, float* dst) {
   const int64_t rows = g.batch * g.channel_blocks * g.out_h;
   const int64_t in_plane = g.in_h * g.in_w * g.block, out_row = g.out_w * g.block;

@@ -8,11 +8,10 @@
 
 #include <cstdint>
 
+#include "drivers/cpu/kernels/window_geometry.h"
 #include "unihal/hal/thread_pool.h"
 
 namespace unihal::cpu {
-
-enum class BlockedPoolOp { kMax, kAverageExcludePad, kAverageIncludePad };
 
 struct BlockedPoolGeometry {
   int64_t batch = 1;
@@ -30,7 +29,7 @@ struct BlockedPoolGeometry {
 
 // `src` holds batch x channel_blocks x in_h x in_w x block floats, `dst` the same with out_h,
 // out_w. A window with no element inside the input gives -inf (max) or 0 (average).
-void PoolBlocked(hal::ThreadPool& pool, const BlockedPoolGeometry& g, BlockedPoolOp op,
+void PoolBlocked(hal::ThreadPool& pool, const BlockedPoolGeometry& g, PoolOp op,
                  const float* src, float* dst);
 
 }  // namespace unihal::cpu

@@ -17,7 +17,7 @@ namespace {
 struct Case {
   const char* name;
   BlockedPoolGeometry g;
-  BlockedPoolOp op;
+  PoolOp op;
 };
 
 BlockedPoolGeometry Geometry(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
@@ -38,7 +38,7 @@ BlockedPoolGeometry Geometry(int64_t in, int64_t kernel, int64_t stride, int64_t
 }
 
 // The expected value of output (n, block, lane, oh, ow), straight from the definition.
-double Expected(const BlockedPoolGeometry& g, BlockedPoolOp op, const std::vector<float>& src,
+double Expected(const BlockedPoolGeometry& g, PoolOp op, const std::vector<float>& src,
                 int64_t plane, int64_t lane, int64_t oh, int64_t ow) {
   double max = -std::numeric_limits<double>::infinity(), sum = 0;
   int64_t valid = 0, padded = 0;
@@ -54,8 +54,8 @@ double Expected(const BlockedPoolGeometry& g, BlockedPoolOp op, const std::vecto
       ++valid;
     }
   }
-  if (op == BlockedPoolOp::kMax) return max;
-  const int64_t count = op == BlockedPoolOp::kAverageIncludePad ? padded : valid;
+  if (op == PoolOp::kMax) return max;
+  const int64_t count = op == PoolOp::kAverageIncludePad ? padded : valid;
   return count > 0 ? sum / count : 0;
 }
 
@@ -64,7 +64,7 @@ class PoolBlockedTest : public ::testing::TestWithParam<Case> {};
 // Each geometry in blocks of 8 channels (nChw8c) and of 16 (nChw16c, AVX-512 vectors where the
 // CPU has them).
 TEST_P(PoolBlockedTest, MatchesTheDefinition) {
-  const BlockedPoolOp op = GetParam().op;
+  const PoolOp op = GetParam().op;
   for (const int64_t block : {8, 16}) {
     BlockedPoolGeometry g = GetParam().g;
     g.block = block;
@@ -94,18 +94,18 @@ TEST_P(PoolBlockedTest, MatchesTheDefinition) {
 INSTANTIATE_TEST_SUITE_P(
     Geometries, PoolBlockedTest,
     ::testing::Values(
-        Case{"max_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), BlockedPoolOp::kMax},
-        Case{"max_3x3_s2_p0", Geometry(11, 3, 2, 0, 1), BlockedPoolOp::kMax},
-        Case{"max_2x2_s2_dilated", Geometry(9, 2, 2, 0, 2), BlockedPoolOp::kMax},
-        Case{"max_ceil_window", Geometry(8, 3, 2, 0, 1, 1), BlockedPoolOp::kMax},
-        Case{"max_window_wider_than_input", Geometry(2, 5, 1, 2, 1), BlockedPoolOp::kMax},
-        Case{"avg_exclude_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), BlockedPoolOp::kAverageExcludePad},
-        Case{"avg_include_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), BlockedPoolOp::kAverageIncludePad},
-        Case{"avg_include_5x5_s3_p2", Geometry(13, 5, 3, 2, 1), BlockedPoolOp::kAverageIncludePad},
-        Case{"avg_exclude_dilated_p1", Geometry(10, 3, 1, 1, 2), BlockedPoolOp::kAverageExcludePad},
+        Case{"max_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), PoolOp::kMax},
+        Case{"max_3x3_s2_p0", Geometry(11, 3, 2, 0, 1), PoolOp::kMax},
+        Case{"max_2x2_s2_dilated", Geometry(9, 2, 2, 0, 2), PoolOp::kMax},
+        Case{"max_ceil_window", Geometry(8, 3, 2, 0, 1, 1), PoolOp::kMax},
+        Case{"max_window_wider_than_input", Geometry(2, 5, 1, 2, 1), PoolOp::kMax},
+        Case{"avg_exclude_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), PoolOp::kAverageExcludePad},
+        Case{"avg_include_3x3_s1_p1", Geometry(14, 3, 1, 1, 1), PoolOp::kAverageIncludePad},
+        Case{"avg_include_5x5_s3_p2", Geometry(13, 5, 3, 2, 1), PoolOp::kAverageIncludePad},
+        Case{"avg_exclude_dilated_p1", Geometry(10, 3, 1, 1, 2), PoolOp::kAverageExcludePad},
         Case{"avg_exclude_ceil_window", Geometry(8, 3, 2, 0, 1, 1),
-             BlockedPoolOp::kAverageExcludePad},
-        Case{"avg_whole_height_7x8", Geometry(7, 7, 1, 0, 1), BlockedPoolOp::kAverageExcludePad}),
+             PoolOp::kAverageExcludePad},
+        Case{"avg_whole_height_7x8", Geometry(7, 7, 1, 0, 1), PoolOp::kAverageExcludePad}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 }  // namespace

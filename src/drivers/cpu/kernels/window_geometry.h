@@ -3,6 +3,7 @@
 // concrete input shape the way ONNX Runtime does.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -47,6 +48,31 @@ struct WindowGeometry {
   // The same geometry with leading unit dims so it has exactly 3 spatial dims (for loops).
   WindowGeometry As3d() const;
 };
+
+// What a pool computes over its window. A window with no element inside the input gives -inf
+// (max) or 0 (average).
+enum class PoolOp { kMax, kAverageExcludePad, kAverageIncludePad };
+
+// The taps of one window dim that lie inside the input: the first k in [0, kernel) with
+// start + k * dilation >= 0, and one past the last one < size.
+inline void ValidWindowTaps(int64_t start, int64_t kernel, int64_t dilation, int64_t size,
+                            int64_t& first, int64_t& last) {
+  first = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
+  if (start + (kernel - 1) * dilation < size) {
+    last = kernel;
+  } else {
+    last = start < size ? (size - 1 - start) / dilation + 1 : 0;
+  }
+  if (last < first) last = first;
+}
+
+// An include-pad average's divisor along one dim: how many of the kernel's taps from `start`
+// lie before size + pad_end (ceil_mode's extra padding does not count).
+inline int64_t PaddedWindowTaps(int64_t start, int64_t kernel, int64_t dilation, int64_t size,
+                                int64_t pad_end) {
+  const int64_t room = size - 1 + pad_end - start;
+  return room < 0 ? 0 : std::min(kernel, room / dilation + 1);
+}
 
 // Resolves `attributes` for `input_spatial` with `kernel` (from kernel_shape or W).
 Result<WindowGeometry> ResolveWindow(const ir::Node& node, const WindowAttributes& attributes,
