@@ -1,5 +1,6 @@
 // DepthwiseConvPlain and PoolPlain against float64 loops written out here from the definitions,
-// on random plain NCHW inputs: windows at the borders, strides 1 to 3 (and unequal), dilations,
+// on random plain NCHW inputs: windows at the borders, strides 1 to 3 (and unequal; rows long
+// enough for the vector copies of strides 1 and 2, and shorter), dilations,
 // asymmetric padding, a window wider than the input, depth multipliers, both average divisors, a
 // ceil_mode window past the padding, and whole-plane (global) pools.
 #include "drivers/cpu/kernels/window_plain.h"
@@ -199,7 +200,9 @@ const auto kWindows = ::testing::Values(
     Case{"k1_s2_unused_phases", Geometry(9, 1, 2, 0, 1)},
     Case{"window_wider_than_input", Geometry(2, 5, 1, 2, 1)},
     Case{"ceil_window", Geometry(8, 3, 2, 0, 1, 1)}, Case{"asymmetric", Asymmetric()},
-    Case{"large_plane", Geometry(57, 3, 1, 1, 1)});
+    Case{"large_plane", Geometry(57, 3, 1, 1, 1)},
+    Case{"large_plane_s2", Geometry(57, 3, 2, 1, 1)},
+    Case{"large_plane_s2_dilated", Geometry(44, 3, 2, 2, 2)});
 
 std::string Name(const ::testing::TestParamInfo<Case>& info) { return info.param.name; }
 
