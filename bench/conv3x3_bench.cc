@@ -4,7 +4,10 @@
 // call each so that both see the same machine, with the medians, their ratio and the largest
 // difference between the outputs. GFLOP/s count the direct convolution's multiply-adds for both.
 // The activations are blocked by 8 (nChw8c, the AVX2 kernels) or 16 channels (nChw16c, AVX-512).
+// --kernel direct|winograd runs that kernel on every shape it can compute, whether or not its
+// rules take the shape (to test the rules).
 // Run: build/bin/bench_conv3x3 [--threads N] [--iterations N] [--block 8|16]
+//      [--kernel auto|direct|winograd]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,6 +35,7 @@ constexpr Shape3x3 kShapes[] = {
     {"resnet50", 512, 512, 7},    {"vgg19", 64, 64, 224},       {"vgg19", 128, 128, 112},
     {"vgg19", 256, 256, 56},      {"vgg19", 512, 512, 28},      {"vgg19", 512, 512, 14},
     {"squeezenet", 16, 64, 54},   {"squeezenet", 32, 128, 27},  {"squeezenet", 64, 256, 13},
+    {"squeezenet", 48, 192, 13},
     {"densenet121", 128, 32, 56}, {"densenet121", 128, 32, 14}, {"inception", 64, 192, 56},
     {"inception", 96, 128, 28},   {"inception", 128, 192, 28},  {"inception", 160, 320, 7},
 };
@@ -68,7 +72,9 @@ double TimeMs(Fn&& fn) {
 int main(int argc, char** argv) {
   unihal::hal::ThreadPool& pool = unihal::hal::ThreadPool::Process();
   int threads = 2, iterations = 30, block = 8;
+  const char* kernel = "auto";
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--kernel")) kernel = argv[i + 1];
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--iterations")) iterations = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--block")) block = std::atoi(argv[i + 1]);
@@ -90,10 +96,14 @@ int main(int argc, char** argv) {
     g.kernel_h = g.kernel_w = 3;
     g.pad_top = g.pad_left = 1;
     const std::vector<int64_t> k{3, 3}, one{1, 1}, out{s.size, s.size};
-    const bool winograd =
+    bool winograd =
         unihal::cpu::WinogradConvTakes(block, 1, s.in_c, s.out_c, k, one, one, one, one, out);
-    const bool direct =
+    bool direct =
         unihal::cpu::BlockedConvTakes(block, 1, s.in_c, s.out_c, k, one, one, one, one, out);
+    if (!std::strcmp(kernel, "direct") || !std::strcmp(kernel, "winograd")) {
+      winograd = !std::strcmp(kernel, "winograd") && unihal::cpu::WinogradConvSupported(block);
+      direct = !winograd && unihal::cpu::BlockedConvSupported(block);
+    }
     if (!winograd && !direct) continue;
     const std::vector<float> x = Random(s.in_c * s.size * s.size, 1);
     const std::vector<float> w = Random(s.out_c * s.in_c * 9, 2);
