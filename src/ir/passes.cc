@@ -131,6 +131,14 @@ void CollectFreeValues(const Graph& graph, std::set<std::string>& free) {
   for (const auto& out : graph.outputs) add(out.name);
 }
 
+// Ops whose outputs after the first are optional in ONNX and only cost work when named:
+// Dropout's mask, MaxPool's Indices (which also keep MaxPool off the fast kernels) and
+// LayerNormalization's Mean and InvStdDev.
+bool HasOptionalTrailingOutputs(const Node& node) {
+  static const std::set<std::string> kOps = {"Dropout", "MaxPool", "LayerNormalization"};
+  return node.domain.empty() && kOps.count(node.op_type) > 0;
+}
+
 }  // namespace
 
 std::set<std::string> OuterScopeValues(const Node& node) {
@@ -192,6 +200,10 @@ Status RemoveDeadNodes(Graph& graph) {
     const Node& node = graph.nodes[n];
     for (const auto& out : node.outputs) keep[n] = keep[n] || (!out.empty() && live.count(out));
     if (!keep[n]) continue;
+    if (HasOptionalTrailingOutputs(node)) {
+      std::vector<std::string>& outputs = graph.nodes[n].outputs;
+      while (outputs.size() > 1 && !live.count(outputs.back())) outputs.pop_back();
+    }
     for (const auto& in : node.inputs) {
       if (!in.empty()) live.insert(in);
     }

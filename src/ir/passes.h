@@ -32,7 +32,9 @@ struct FoldConstantsOptions {
 Status FoldConstants(Graph& graph, const NodeEvaluator& evaluate);
 Status FoldConstants(Graph& graph, const NodeEvaluator& evaluate,
                      const FoldConstantsOptions& options);
-// Removes nodes none of whose outputs reach a graph output, and unused initializers.
+// Removes nodes none of whose outputs reach a graph output, and unused initializers; drops the
+// unread trailing optional outputs of Dropout (mask), MaxPool (Indices) and LayerNormalization
+// (Mean, InvStdDev).
 Status RemoveDeadNodes(Graph& graph);
 
 // Folds an inference BatchNormalization that is the only reader of a Conv's output into that

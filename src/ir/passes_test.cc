@@ -312,6 +312,32 @@ TEST(RemoveDeadNodesTest, RemovesNodesAndInitializersThatReachNoOutput) {
   EXPECT_TRUE(AllClose((*after)[0], Tensor::FromVector<float>({2}, {-6, -8})));
 }
 
+// Dropout's mask and MaxPool's Indices go when nothing reads them, and stay when something does;
+// the other outputs of an op whose outputs are not optional stay.
+TEST(RemoveDeadNodesTest, DropsUnreadOptionalTrailingOutputs) {
+  Graph g;
+  g.inputs.push_back(F32("X", {1, 1, 4, 4}));
+  g.nodes.push_back(Named(MakeNode("Dropout", {"X"}, {"D", "unread_mask"}), "dropout"));
+  Node pool = Named(MakeNode("MaxPool", {"D"}, {"P", "unread_indices"}), "pool");
+  pool.attributes["kernel_shape"] = Attribute(std::vector<int64_t>{2, 2});
+  g.nodes.push_back(pool);
+  Node read_pool = pool;
+  read_pool.name = "read_pool";
+  read_pool.outputs = {"Q", "indices"};
+  g.nodes.push_back(read_pool);
+  g.nodes.push_back(Named(MakeNode("Split", {"X"}, {"S0", "S1"}), "split"));
+  g.outputs.push_back(F32("P", {1, 1, 3, 3}));
+  g.outputs.push_back(F32("Q", {1, 1, 3, 3}));
+  g.outputs.push_back(ValueInfo{"indices", DType::kI64, {}});
+  g.outputs.push_back(F32("S0", {1, 1, 2, 4}));
+  ASSERT_TRUE(RemoveDeadNodes(g).ok());
+  ASSERT_EQ(NodeNames(g), (std::vector<std::string>{"dropout", "pool", "read_pool", "split"}));
+  EXPECT_EQ(g.nodes[0].outputs, (std::vector<std::string>{"D"}));
+  EXPECT_EQ(g.nodes[1].outputs, (std::vector<std::string>{"P"}));
+  EXPECT_EQ(g.nodes[2].outputs, (std::vector<std::string>{"Q", "indices"}));
+  EXPECT_EQ(g.nodes[3].outputs, (std::vector<std::string>{"S0", "S1"}));
+}
+
 TEST(RemoveDeadNodesTest, KeepsWhatSubgraphsReadFromOuterScope) {
   Graph body;
   body.nodes.push_back(Named(MakeNode("Neg", {"captured"}, {"body_out"}), "inner"));
