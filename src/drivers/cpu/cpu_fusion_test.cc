@@ -117,6 +117,30 @@ TEST(CpuFusionTest, GroupedPointwiseConvTakesSumAndRelu) {
   ExpectSameOutputs(g, fused, x);
 }
 
+// A depthwise 3x3 conv (MobileNet, ShuffleNet) with a residual Add and Relu after it: both fuse,
+// and the depthwise path (window_plain.h) applies them to each output plane.
+TEST(CpuFusionTest, DepthwiseConvTakesSumAndRelu) {
+  ir::Graph g;
+  const Shape shape{2, 12, 9, 8};  // 12 channels: plain on nChw8c and nChw16c alike
+  g.inputs.push_back(F32Value("X", shape));
+  g.initializers["W"] = RandomTensor(DType::kF32, {12, 1, 3, 3}, 1);
+  g.initializers["B"] = RandomTensor(DType::kF32, {12}, 9);
+  const std::map<std::string, ir::Attribute> depthwise{{"group", unihal::testing::AttrInt(12)},
+                                                       {"pads", AttrInts({1, 1, 1, 1})}};
+  g.nodes.push_back(Named(MakeNode("Conv", {"X", "W", "B"}, {"c"}, depthwise), "dwconv"));
+  g.nodes.push_back(Named(MakeNode("Add", {"c", "X"}, {"s"}), "add"));
+  g.nodes.push_back(Named(MakeNode("Relu", {"s"}, {"Y"}), "relu"));
+  for (const char* v : {"c", "s"}) g.value_info[v] = F32Value(v, shape);
+  g.outputs.push_back(F32Value("Y", shape));
+  ir::Graph fused = g;
+  ASSERT_TRUE(FuseConvPostOps(fused, CpuKernelsCanRun).ok());
+  ASSERT_EQ(fused.nodes.size(), 1u);
+  EXPECT_EQ(fused.nodes[0].op_type, "FusedConv");
+  EXPECT_EQ(fused.nodes[0].inputs, (std::vector<std::string>{"X", "W", "B", "X"}));
+  const Tensor x = RandomTensor(DType::kF32, shape, 11);
+  ExpectSameOutputs(g, fused, x);
+}
+
 TEST(CpuFusionTest, TwoConvsIntoOneAddFuseOnlyOnce) {
   ir::Graph g;
   const Shape shape{1, 8, 7, 7};
