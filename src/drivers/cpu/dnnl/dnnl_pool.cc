@@ -129,23 +129,10 @@ class DnnlPool final : public hal::Kernel {
                                  ? WrapMemory(y_blocked_desc, engine, y->data())
                                  : ScratchMemory(engine, y_blocked_desc, ScratchSlot::kDestination);
     BlockedPoolGeometry geometry;
+    static_cast<Window2d&>(geometry) = g.As2d();
     geometry.batch = x.shape()[0];
     geometry.block = block_;
     geometry.channel_blocks = (x.shape()[1] + block_ - 1) / block_;
-    geometry.in_h = g.input[0];
-    geometry.in_w = g.input[1];
-    geometry.out_h = g.output[0];
-    geometry.out_w = g.output[1];
-    geometry.kernel_h = g.kernel[0];
-    geometry.kernel_w = g.kernel[1];
-    geometry.stride_h = g.strides[0];
-    geometry.stride_w = g.strides[1];
-    geometry.dilation_h = g.dilations[0];
-    geometry.dilation_w = g.dilations[1];
-    geometry.pad_top = g.pad_begin[0];
-    geometry.pad_left = g.pad_begin[1];
-    geometry.pad_bottom = g.pad_end[0];
-    geometry.pad_right = g.pad_end[1];
     PoolBlocked(context.thread_pool(), geometry, Op(), src,
                 static_cast<float*>(dst.get_data_handle()));
     if (!dst_direct) ReorderInto(engine, dst, WrapMemory(PlainDesc(y_shape), engine, y->data()));

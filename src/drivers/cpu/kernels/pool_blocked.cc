@@ -35,9 +35,8 @@ __attribute__((always_inline)) inline void PoolRow(const BlockedPoolGeometry& g,
   const int64_t h_start = oh * g.stride_h - g.pad_top;
   int64_t kh_first, kh_last;
   ValidWindowTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, kh_first, kh_last);
-  const int64_t count_h = op == PoolOp::kAverageIncludePad
-                              ? PaddedWindowTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, g.pad_bottom)
-                              : kh_last - kh_first;
+  const int64_t count_h =
+      AverageWindowTaps(op, h_start, g.kernel_h, g.dilation_h, g.in_h, g.pad_bottom);
   const int64_t step = g.stride_w * g.block;
   auto finish = [&](Lanes& acc, int64_t ow, int64_t count_w) {
     if (!is_max && count_h * count_w > 0) acc /= static_cast<float>(count_h * count_w);
@@ -84,9 +83,7 @@ __attribute__((always_inline)) inline void PoolRow(const BlockedPoolGeometry& g,
       }
     }
     finish(acc, col,
-           op == PoolOp::kAverageIncludePad
-               ? PaddedWindowTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, g.pad_right)
-               : kw_last - kw_first);
+           AverageWindowTaps(op, w_start, g.kernel_w, g.dilation_w, g.in_w, g.pad_right));
   }
 }
 

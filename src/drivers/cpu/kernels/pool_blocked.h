@@ -13,18 +13,10 @@
 
 namespace unihal::cpu {
 
-struct BlockedPoolGeometry {
+struct BlockedPoolGeometry : Window2d {
   int64_t batch = 1;
   int64_t block = 8;           // channels per block: 8 or 16
   int64_t channel_blocks = 1;  // ceil(channels / block)
-  int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1;
-  int64_t kernel_h = 1, kernel_w = 1;
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t dilation_h = 1, dilation_w = 1;  // 1 = no gaps (ONNX convention)
-  int64_t pad_top = 0, pad_left = 0;
-  // The explicit end padding: with kAverageIncludePad the divisor counts the window's
-  // positions inside [-pad_begin, in + pad_end), never the extra that ceil_mode adds.
-  int64_t pad_bottom = 0, pad_right = 0;
 };
 
 // `src` holds batch x channel_blocks x in_h x in_w x block floats, `dst` the same with out_h,

@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include "drivers/cpu/kernels/window_test_util.h"
+
 namespace unihal::cpu {
 namespace {
 
@@ -23,17 +25,9 @@ struct Case {
 BlockedPoolGeometry Geometry(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
                              int64_t dilation, int64_t extra = 0) {
   BlockedPoolGeometry g;
+  static_cast<Window2d&>(g) = TestWindow(in, kernel, stride, pad, dilation, extra);
   g.batch = 2;
   g.channel_blocks = 2;
-  g.in_h = in;
-  g.in_w = in + 1;  // rows and columns differ, so a swapped index would show
-  g.kernel_h = g.kernel_w = kernel;
-  g.stride_h = g.stride_w = stride;
-  g.dilation_h = g.dilation_w = dilation;
-  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = pad;
-  const int64_t span = (kernel - 1) * dilation + 1;
-  g.out_h = (g.in_h + 2 * pad - span) / stride + 1 + extra;
-  g.out_w = (g.in_w + 2 * pad - span) / stride + 1 + extra;
   return g;
 }
 

@@ -63,6 +63,25 @@ Result<WindowAttributes> ParseWindowAttributes(const ir::Node& node, bool kernel
   return attributes;
 }
 
+Window2d WindowGeometry::As2d() const {
+  Window2d w;
+  w.in_h = input[0];
+  w.in_w = input[1];
+  w.out_h = output[0];
+  w.out_w = output[1];
+  w.kernel_h = kernel[0];
+  w.kernel_w = kernel[1];
+  w.stride_h = strides[0];
+  w.stride_w = strides[1];
+  w.dilation_h = dilations[0];
+  w.dilation_w = dilations[1];
+  w.pad_top = pad_begin[0];
+  w.pad_left = pad_begin[1];
+  w.pad_bottom = pad_end[0];
+  w.pad_right = pad_end[1];
+  return w;
+}
+
 WindowGeometry WindowGeometry::As3d() const {
   WindowGeometry g;
   const size_t missing = 3 - rank();

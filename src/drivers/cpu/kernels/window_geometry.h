@@ -28,6 +28,18 @@ struct WindowAttributes {
 // Reads the attributes; `kernel_shape_required` for the pools. Errors name the node.
 Result<WindowAttributes> ParseWindowAttributes(const ir::Node& node, bool kernel_shape_required);
 
+// A resolved 2-D window as the flat fields the kernels loop over.
+struct Window2d {
+  int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t dilation_h = 1, dilation_w = 1;  // 1 = no gaps (ONNX convention)
+  int64_t pad_top = 0, pad_left = 0;
+  // The explicit end padding: an include-pad average's divisor counts the window's positions
+  // inside [-pad_begin, in + pad_end), never the extra that ceil_mode adds.
+  int64_t pad_bottom = 0, pad_right = 0;
+};
+
 // Everything resolved for one input: per spatial dim.
 struct WindowGeometry {
   std::vector<int64_t> input;
@@ -47,6 +59,8 @@ struct WindowGeometry {
   }
   // The same geometry with leading unit dims so it has exactly 3 spatial dims (for loops).
   WindowGeometry As3d() const;
+  // The 2-D fields (rank() == 2).
+  Window2d As2d() const;
 };
 
 // What a pool computes over its window. A window with no element inside the input gives -inf
@@ -72,6 +86,18 @@ inline int64_t PaddedWindowTaps(int64_t start, int64_t kernel, int64_t dilation,
                                 int64_t pad_end) {
   const int64_t room = size - 1 + pad_end - start;
   return room < 0 ? 0 : std::min(kernel, room / dilation + 1);
+}
+
+// The taps along one dim that an average's divisor counts: those inside the input (exclude
+// pad), or those before size + pad_end (include pad).
+inline int64_t AverageWindowTaps(PoolOp op, int64_t start, int64_t kernel, int64_t dilation,
+                                 int64_t size, int64_t pad_end) {
+  if (op == PoolOp::kAverageIncludePad) {
+    return PaddedWindowTaps(start, kernel, dilation, size, pad_end);
+  }
+  int64_t first, last;
+  ValidWindowTaps(start, kernel, dilation, size, first, last);
+  return last - first;
 }
 
 // Resolves `attributes` for `input_spatial` with `kernel` (from kernel_shape or W).

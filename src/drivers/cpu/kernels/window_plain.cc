@@ -34,9 +34,8 @@ __attribute__((always_inline)) inline void Combine(Reduce reduce, Lanes& acc, co
 // each read at tap_offsets[t] + pos of the copy. kVectors chains of dependent FMAs (or maxima)
 // run side by side: 8 cover the latency of the two FMA units, 4 waste less on small planes.
 template <Reduce kReduce, int kVectors>
-__attribute__((always_inline)) inline void RunTapsBy(const PlainWindowPlan& plan,
-                                                     const float* copy, const float* weights,
-                                                     float* out) {
+__attribute__((always_inline)) inline void RunTapsBy(const PlainWindowPlan& plan, const float* copy,
+                                                     const float* weights, float* out) {
   const int64_t taps = static_cast<int64_t>(plan.tap_offsets.size());
   const int64_t* offsets = plan.tap_offsets.data();
   Lanes init = Lanes{};
@@ -111,22 +110,27 @@ void FillPadding(const PlainWindowPlan& plan, float pad, float* copy) {
   std::fill(copy + phases_end, copy + plan.copy_floats, 0.f);
 }
 
-// dst[i] = src[i] for i < n, with vectors of 16, 8 or 4 floats (the last one overlapping the one
-// before) and no call: the rows copied are short.
+// dst[i] = src[i] for i < n >= the width of V: whole vectors, the last one overlapping the one
+// before.
+template <typename V>
+__attribute__((always_inline)) inline void CopyByVectors(float* dst, const float* src, int64_t n) {
+  constexpr int64_t kWidth = sizeof(V) / sizeof(float);
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) __builtin_memcpy(dst + i, src + i, sizeof(V));
+  if (i < n) __builtin_memcpy(dst + n - kWidth, src + n - kWidth, sizeof(V));
+}
+
+// dst[i] = src[i] for i < n, with vectors of 16, 8 or 4 floats and no call: the rows copied are
+// short.
 __attribute__((always_inline)) inline void CopyFloats(float* dst, const float* src, int64_t n) {
   typedef float Lanes8 __attribute__((vector_size(8 * sizeof(float))));
   typedef float Lanes4 __attribute__((vector_size(4 * sizeof(float))));
-  auto copy = [&](auto lanes, int64_t width) {
-    int64_t i = 0;
-    for (; i + width <= n; i += width) __builtin_memcpy(dst + i, src + i, sizeof(lanes));
-    if (i < n) __builtin_memcpy(dst + n - width, src + n - width, sizeof(lanes));
-  };
   if (n >= kLanes) {
-    copy(Lanes{}, kLanes);
+    CopyByVectors<Lanes>(dst, src, n);
   } else if (n >= 8) {
-    copy(Lanes8{}, 8);
+    CopyByVectors<Lanes8>(dst, src, n);
   } else if (n >= 4) {
-    copy(Lanes4{}, 4);
+    CopyByVectors<Lanes4>(dst, src, n);
   } else {
     for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
   }
@@ -140,8 +144,8 @@ __attribute__((always_inline)) inline void CopyEvenFloats(float* row, const floa
     Lanes low, high;  // src[2c, 2c + 16) and src[2c + 15, 2c + 31): no read past src[2c + 30]
     __builtin_memcpy(&low, src + 2 * c, sizeof(low));
     __builtin_memcpy(&high, src + 2 * c + 15, sizeof(high));
-    const Lanes even = __builtin_shufflevector(low, high, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21,
-                                               23, 25, 27, 29, 31);
+    const Lanes even = __builtin_shufflevector(low, high, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23,
+                                               25, 27, 29, 31);
     __builtin_memcpy(row + c, &even, sizeof(even));
   };
   if (end - first < kLanes) {
@@ -179,8 +183,8 @@ __attribute__((always_inline)) inline void CopyInput(const PlainWindowPlan& plan
 // vectors that may run into the next row, which is written after; the last ones lane by lane so
 // that nothing past the plane is touched.
 template <Reduce kReduce>
-__attribute__((always_inline)) inline void WritePlane(const PlainWindowPlan& plan,
-                                                      const float* out, float bias, float* dst) {
+__attribute__((always_inline)) inline void WritePlane(const PlainWindowPlan& plan, const float* out,
+                                                      float bias, float* dst) {
   const int64_t out_w = plan.g.out_w, out_plane = plan.g.out_h * out_w;
   const int64_t vectors = (out_w + kLanes - 1) / kLanes;
   const float* inverse = plan.inverse_counts.data();
@@ -221,20 +225,13 @@ __attribute__((always_inline)) inline void RunPlanes(const PlainWindowPlan& plan
   const PlainWindowGeometry& g = plan.g;
   const int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
   const int64_t taps = g.kernel_h * g.kernel_w, out_channels = g.channels * g.multiplier;
-  // Two copies: the next plane's is written before this one's is read, so the taps' loads do
-  // not wait on the copy's stores.
-  float* copies[2] = {copy, copy + plan.copy_floats};
-  float* out = copy + 2 * plan.copy_floats;
-  const float pad = kReduce == Reduce::kMax ? -std::numeric_limits<float>::infinity() : 0.f;
-  FillPadding(plan, pad, copies[0]);
-  FillPadding(plan, pad, copies[1]);
-  CopyInput(plan, x + begin * in_plane, copies[0]);
+  float* out = copy + plan.copy_floats;
+  FillPadding(plan, kReduce == Reduce::kMax ? -std::numeric_limits<float>::infinity() : 0.f, copy);
   for (int64_t p = begin; p < end; ++p) {
-    const float* current = copies[(p - begin) % 2];
-    if (p + 1 < end) CopyInput(plan, x + (p + 1) * in_plane, copies[(p + 1 - begin) % 2]);
+    CopyInput(plan, x + p * in_plane, copy);
     for (int64_t m = 0; m < g.multiplier; ++m) {
       const int64_t y_plane = p * g.multiplier + m, channel = y_plane % out_channels;
-      RunTaps<kReduce>(plan, current, weights ? weights + channel * taps : nullptr, out);
+      RunTaps<kReduce>(plan, copy, weights ? weights + channel * taps : nullptr, out);
       float* dst = y + y_plane * out_plane;
       WritePlane<kReduce>(plan, out, bias ? bias[channel] : 0.f, dst);
       if (epilogue) epilogue(y_plane, dst);
@@ -251,21 +248,20 @@ struct IsaKernels {
   ReducePlaneFn reduce_max, reduce_sum;
 };
 
-#define UH_WINDOW_KERNELS(suffix, target)                                                   \
-  template <Reduce kReduce>                                                                 \
-  target void RunPlanes##suffix(const PlainWindowPlan& plan, const float* x,                \
-                                const float* weights, const float* bias,                    \
-                                const PlaneEpilogue& epilogue, float* copy, float* y,       \
-                                int64_t begin, int64_t end) {                               \
-    RunPlanes<kReduce>(plan, x, weights, bias, epilogue, copy, y, begin, end);              \
-  }                                                                                         \
-  template <Reduce kReduce>                                                                 \
-  target float ReducePlane##suffix(const float* x, int64_t n) {                             \
-    return ReducePlane<kReduce>(x, n);                                                      \
-  }                                                                                         \
-  constexpr IsaKernels kKernels##suffix{                                                    \
-      RunPlanes##suffix<Reduce::kWeighted>, RunPlanes##suffix<Reduce::kMax>,                \
-      RunPlanes##suffix<Reduce::kSum>, ReducePlane##suffix<Reduce::kMax>,                   \
+#define UH_WINDOW_KERNELS(suffix, target)                                                          \
+  template <Reduce kReduce>                                                                        \
+  target void RunPlanes##suffix(const PlainWindowPlan& plan, const float* x, const float* weights, \
+                                const float* bias, const PlaneEpilogue& epilogue, float* copy,     \
+                                float* y, int64_t begin, int64_t end) {                            \
+    RunPlanes<kReduce>(plan, x, weights, bias, epilogue, copy, y, begin, end);                     \
+  }                                                                                                \
+  template <Reduce kReduce>                                                                        \
+  target float ReducePlane##suffix(const float* x, int64_t n) {                                    \
+    return ReducePlane<kReduce>(x, n);                                                             \
+  }                                                                                                \
+  constexpr IsaKernels kKernels##suffix{                                                           \
+      RunPlanes##suffix<Reduce::kWeighted>, RunPlanes##suffix<Reduce::kMax>,                       \
+      RunPlanes##suffix<Reduce::kSum>, ReducePlane##suffix<Reduce::kMax>,                          \
       ReducePlane##suffix<Reduce::kSum>};
 
 UH_WINDOW_KERNELS(Avx512, __attribute__((target("avx512f,avx2,fma"))))
@@ -297,7 +293,7 @@ PlainWindowPlan PlanWindow(const PlainWindowGeometry& g) {
   plan.positions = g.out_h * plan.cols;
   const int64_t phase_floats = plan.rows * plan.cols;
   plan.copy_floats = g.stride_h * g.stride_w * phase_floats + col_reach + kMaxStep;
-  plan.buffer_floats = 2 * plan.copy_floats + RoundUp(plan.positions, kMaxStep);
+  plan.buffer_floats = plan.copy_floats + RoundUp(plan.positions, kMaxStep);
   std::vector<bool> phase_used(g.stride_h * g.stride_w, false);
   for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
     const int64_t dy = kh * g.dilation_h;
@@ -337,28 +333,14 @@ int64_t PlaneGrain(const PlainWindowPlan& plan) {
 PlainWindowGeometry PlainWindow(int64_t batch, int64_t channels, int64_t multiplier,
                                 const WindowGeometry& g) {
   PlainWindowGeometry p;
+  static_cast<Window2d&>(p) = g.As2d();
   p.batch = batch;
   p.channels = channels;
   p.multiplier = multiplier;
-  p.in_h = g.input[0];
-  p.in_w = g.input[1];
-  p.out_h = g.output[0];
-  p.out_w = g.output[1];
-  p.kernel_h = g.kernel[0];
-  p.kernel_w = g.kernel[1];
-  p.stride_h = g.strides[0];
-  p.stride_w = g.strides[1];
-  p.dilation_h = g.dilations[0];
-  p.dilation_w = g.dilations[1];
-  p.pad_top = g.pad_begin[0];
-  p.pad_left = g.pad_begin[1];
-  p.pad_bottom = g.pad_end[0];
-  p.pad_right = g.pad_end[1];
   return p;
 }
 
-bool IsDepthwise2d(int64_t group, int64_t in_channels, int64_t out_channels,
-                   size_t spatial_rank) {
+bool IsDepthwise2d(int64_t group, int64_t in_channels, int64_t out_channels, size_t spatial_rank) {
   return spatial_rank == 2 && group > 1 && group == in_channels && out_channels % group == 0;
 }
 
@@ -378,22 +360,12 @@ PlainWindowPlan PlanPool(const PlainWindowGeometry& g, PoolOp op) {
   if (op == PoolOp::kMax) return plan;
   plan.inverse_counts.resize(g.out_h * g.out_w);
   for (int64_t oh = 0; oh < g.out_h; ++oh) {
-    const int64_t h_start = oh * g.stride_h - g.pad_top;
-    int64_t first_h, last_h;
-    ValidWindowTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, first_h, last_h);
-    const int64_t count_h =
-        op == PoolOp::kAverageIncludePad
-            ? PaddedWindowTaps(h_start, g.kernel_h, g.dilation_h, g.in_h, g.pad_bottom)
-            : last_h - first_h;
+    const int64_t count_h = AverageWindowTaps(op, oh * g.stride_h - g.pad_top, g.kernel_h,
+                                              g.dilation_h, g.in_h, g.pad_bottom);
     for (int64_t ow = 0; ow < g.out_w; ++ow) {
-      const int64_t w_start = ow * g.stride_w - g.pad_left;
-      int64_t first_w, last_w;
-      ValidWindowTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, first_w, last_w);
-      const int64_t count_w =
-          op == PoolOp::kAverageIncludePad
-              ? PaddedWindowTaps(w_start, g.kernel_w, g.dilation_w, g.in_w, g.pad_right)
-              : last_w - first_w;
-      const int64_t count = count_h * count_w;
+      const int64_t count =
+          count_h * AverageWindowTaps(op, ow * g.stride_w - g.pad_left, g.kernel_w, g.dilation_w,
+                                      g.in_w, g.pad_right);
       plan.inverse_counts[oh * g.out_w + ow] = count > 0 ? 1.f / static_cast<float>(count) : 0.f;
     }
   }
@@ -403,8 +375,8 @@ PlainWindowPlan PlanPool(const PlainWindowGeometry& g, PoolOp op) {
 namespace {
 
 bool RunAllPlanes(hal::ThreadPool& pool, const PlainWindowPlan& plan, RunPlanesFn run,
-                  const float* x, const float* w, const float* bias,
-                  const PlaneEpilogue& epilogue, ThreadBufferFn thread_buffer, float* y) {
+                  const float* x, const float* w, const float* bias, const PlaneEpilogue& epilogue,
+                  ThreadBufferFn thread_buffer, float* y) {
   std::atomic<bool> failed{false};
   pool.ParallelFor(plan.g.batch * plan.g.channels, PlaneGrain(plan),
                    [&](int64_t begin, int64_t end) {

@@ -19,18 +19,10 @@
 
 namespace unihal::cpu {
 
-struct PlainWindowGeometry {
+struct PlainWindowGeometry : Window2d {
   int64_t batch = 1;
   int64_t channels = 1;    // input planes per image
   int64_t multiplier = 1;  // output planes per input plane (a depthwise convolution's M / C)
-  int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1;
-  int64_t kernel_h = 1, kernel_w = 1;
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t dilation_h = 1, dilation_w = 1;  // 1 = no gaps (ONNX convention)
-  int64_t pad_top = 0, pad_left = 0;
-  // The explicit end padding: an include-pad average's divisor counts the window's positions
-  // inside [-pad_begin, in + pad_end), never the extra that ceil_mode adds.
-  int64_t pad_bottom = 0, pad_right = 0;
 };
 
 // The geometry of a resolved 2-D window (g.rank() == 2).
@@ -39,28 +31,27 @@ PlainWindowGeometry PlainWindow(int64_t batch, int64_t channels, int64_t multipl
 
 // Whether a Conv is one DepthwiseConvPlain runs: 2-D, one input channel per group, and a whole
 // number of output channels per group.
-bool IsDepthwise2d(int64_t group, int64_t in_channels, int64_t out_channels,
-                   size_t spatial_rank);
+bool IsDepthwise2d(int64_t group, int64_t in_channels, int64_t out_channels, size_t spatial_rank);
 
 // What a geometry needs, worked out once (per primitive, not per run): the copy's shape, where
 // each tap reads in it and, for an average, each output's 1 / divisor.
 struct PlainWindowPlan {
   PlainWindowGeometry g;
-  PoolOp op = PoolOp::kMax;     // pools only
-  bool whole_plane = false;     // one output per plane over all of it: a plain reduction
-  int64_t rows = 0, cols = 0;   // of each stride phase of the copy
-  int64_t positions = 0;        // rows of outputs computed: out_h x cols (cols >= out_w)
-  int64_t copy_floats = 0;      // the phases and the slack the last vectors read
-  int64_t buffer_floats = 0;    // per worker: two copies and the outputs of one plane
-  std::vector<int64_t> tap_offsets;    // per (kh, kw), into the copy
+  PoolOp op = PoolOp::kMax;          // pools only
+  bool whole_plane = false;          // one output per plane over all of it: a plain reduction
+  int64_t rows = 0, cols = 0;        // of each stride phase of the copy
+  int64_t positions = 0;             // rows of outputs computed: out_h x cols (cols >= out_w)
+  int64_t copy_floats = 0;           // the phases and the slack the last vectors read
+  int64_t buffer_floats = 0;         // per worker: the copy and the outputs of one plane
+  std::vector<int64_t> tap_offsets;  // per (kh, kw), into the copy
   // The phases some tap reads, and their cells that hold input (the rest is padding).
   struct PhaseSpan {
-    int64_t phase = 0;                   // stride_h phase x stride_w + stride_w phase
+    int64_t phase = 0;                     // stride_h phase x stride_w + stride_w phase
     int64_t row_shift = 0, col_shift = 0;  // input row of copy row r: r * stride_h + row_shift
     int64_t row_first = 0, row_end = 0, col_first = 0, col_end = 0;
   };
   std::vector<PhaseSpan> phase_spans;
-  std::vector<float> inverse_counts;   // averages: per output pixel (out_h x out_w)
+  std::vector<float> inverse_counts;  // averages: per output pixel (out_h x out_w)
 };
 
 PlainWindowPlan PlanDepthwiseConv(const PlainWindowGeometry& g);

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "drivers/cpu/kernels/window_test_util.h"
+
 namespace unihal::cpu {
 namespace {
 
@@ -25,17 +27,9 @@ struct Case {
 PlainWindowGeometry Geometry(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
                              int64_t dilation, int64_t extra = 0) {
   PlainWindowGeometry g;
+  static_cast<Window2d&>(g) = TestWindow(in, kernel, stride, pad, dilation, extra);
   g.batch = 2;
   g.channels = 3;
-  g.in_h = in;
-  g.in_w = in + 1;  // rows and columns differ, so a swapped index would show
-  g.kernel_h = g.kernel_w = kernel;
-  g.stride_h = g.stride_w = stride;
-  g.dilation_h = g.dilation_w = dilation;
-  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = pad;
-  const int64_t span = (kernel - 1) * dilation + 1;
-  g.out_h = (g.in_h + 2 * pad - span) / stride + 1 + extra;
-  g.out_w = (g.in_w + 2 * pad - span) / stride + 1 + extra;
   return g;
 }
 
@@ -138,9 +132,8 @@ TEST_P(PoolPlainTest, MatchesTheDefinition) {
         for (int64_t ow = 0; ow < g.out_w; ++ow) {
           ExpectNear(y[(p * g.out_h + oh) * g.out_w + ow],
                      ExpectedPool(g, op, x.data() + p * g.in_h * g.in_w, oh, ow),
-                     "op " + std::to_string(static_cast<int>(op)) + " plane " +
-                         std::to_string(p) + " oh " + std::to_string(oh) + " ow " +
-                         std::to_string(ow));
+                     "op " + std::to_string(static_cast<int>(op)) + " plane " + std::to_string(p) +
+                         " oh " + std::to_string(oh) + " ow " + std::to_string(ow));
         }
       }
     }
@@ -165,8 +158,8 @@ TEST_P(DepthwiseConvPlainTest, MatchesTheDefinition) {
     for (int64_t i = 0; i < out_plane; ++i) data[i] *= 2.f;
   };
   const PlainWindowPlan plan = PlanDepthwiseConv(g);
-  ASSERT_TRUE(DepthwiseConvPlain(hal::ThreadPool::Process(), plan, x.data(), w.data(),
-                                 bias.data(), epilogue, TestBuffer, y.data()));
+  ASSERT_TRUE(DepthwiseConvPlain(hal::ThreadPool::Process(), plan, x.data(), w.data(), bias.data(),
+                                 epilogue, TestBuffer, y.data()));
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t oc = 0; oc < out_channels; ++oc) {
       ASSERT_EQ(epilogue_calls[n * out_channels + oc], 1);
@@ -184,8 +177,8 @@ TEST_P(DepthwiseConvPlainTest, MatchesTheDefinition) {
             }
           }
           ExpectNear(y[((n * out_channels + oc) * g.out_h + oh) * g.out_w + ow], 2 * want,
-                     "image " + std::to_string(n) + " channel " + std::to_string(oc) +
-                         " oh " + std::to_string(oh) + " ow " + std::to_string(ow));
+                     "image " + std::to_string(n) + " channel " + std::to_string(oc) + " oh " +
+                         std::to_string(oh) + " ow " + std::to_string(ow));
         }
       }
     }
@@ -193,15 +186,14 @@ TEST_P(DepthwiseConvPlainTest, MatchesTheDefinition) {
 }
 
 const auto kWindows = ::testing::Values(
-    Case{"k3_s1_p1", Geometry(14, 3, 1, 1, 1)}, Case{"k3_s2_p1", Geometry(28, 3, 2, 1, 1)},
-    Case{"k3_s2_p0", Geometry(11, 3, 2, 0, 1)}, Case{"k5_s3_p2", Geometry(13, 5, 3, 2, 1)},
-    Case{"k3_s1_dilated", Geometry(10, 3, 1, 1, 2)},
+    Case{"k3_s1_p1", Geometry(14, 3, 1, 1, 1)}, Case{"k3_s1_narrow", Geometry(5, 3, 1, 1, 1)},
+    Case{"k3_s2_p1", Geometry(28, 3, 2, 1, 1)}, Case{"k3_s2_p0", Geometry(11, 3, 2, 0, 1)},
+    Case{"k5_s3_p2", Geometry(13, 5, 3, 2, 1)}, Case{"k3_s1_dilated", Geometry(10, 3, 1, 1, 2)},
     Case{"k2_s2_dilated", Geometry(9, 2, 2, 0, 2)},
     Case{"k1_s2_unused_phases", Geometry(9, 1, 2, 0, 1)},
     Case{"window_wider_than_input", Geometry(2, 5, 1, 2, 1)},
     Case{"ceil_window", Geometry(8, 3, 2, 0, 1, 1)}, Case{"asymmetric", Asymmetric()},
-    Case{"large_plane", Geometry(57, 3, 1, 1, 1)},
-    Case{"large_plane_s2", Geometry(57, 3, 2, 1, 1)},
+    Case{"large_plane", Geometry(57, 3, 1, 1, 1)}, Case{"large_plane_s2", Geometry(57, 3, 2, 1, 1)},
     Case{"large_plane_s2_dilated", Geometry(44, 3, 2, 2, 2)});
 
 std::string Name(const ::testing::TestParamInfo<Case>& info) { return info.param.name; }
@@ -213,11 +205,11 @@ INSTANTIATE_TEST_SUITE_P(Global, PoolPlainTest,
                                            Case{"global_1x1", Global(1, 1)}),
                          Name);
 INSTANTIATE_TEST_SUITE_P(Windows, DepthwiseConvPlainTest, kWindows, Name);
-INSTANTIATE_TEST_SUITE_P(
-    Multipliers, DepthwiseConvPlainTest,
-    ::testing::Values(Case{"k3_s1_m2", WithMultiplier(Geometry(7, 3, 1, 1, 1), 2)},
-                      Case{"asymmetric_m3", WithMultiplier(Asymmetric(), 3)}),
-    Name);
+INSTANTIATE_TEST_SUITE_P(Multipliers, DepthwiseConvPlainTest,
+                         ::testing::Values(Case{"k3_s1_m2",
+                                                WithMultiplier(Geometry(7, 3, 1, 1, 1), 2)},
+                                           Case{"asymmetric_m3", WithMultiplier(Asymmetric(), 3)}),
+                         Name);
 
 }  // namespace
 }  // namespace unihal::cpu
