@@ -5,8 +5,8 @@
 // Grouped 1x1 and 2-D depthwise convolutions on plain layouts, and convolutions with larger
 // kernels between blocked activations on small planes, or 3x3 at stride 1 on larger ones, bypass
 // oneDNN's convolution (grouped_pointwise_conv.h, window_plain.h, conv_blocked.h,
-// conv_winograd.h). UNIHAL_CPU_WINOGRAD=0
-// in the environment keeps the 3x3 convolutions on direct summation.
+// conv_winograd.h). UNIHAL_CPU_WINOGRAD=0 in the environment keeps the 3x3 convolutions on
+// direct summation.
 #include <cstdlib>
 #include <cstring>
 #include <optional>

@@ -1,8 +1,8 @@
 // oneDNN MaxPool / AveragePool / GlobalAveragePool (pooling_v2: dilations), and their
 // cpu-private forms (domain kCpuFusionDomain, cpu_layout.h) reading and writing the
 // channel-blocked layout. oneDNN 2.6 has jit pooling only for blocked (and channels-last)
-// layouts, its plain-NCHW pooling is a slow reference loop, so plain tensors are pooled through
-// blocked copies. ceil_mode becomes extra right padding, as ONNX Runtime does; for an average
+// layouts, its plain-NCHW pooling is a slow reference loop, so plain tensors with 1-D and 3-D
+// windows are pooled through blocked copies. ceil_mode becomes extra right padding, as ONNX Runtime does; for an average
 // that counts the padding this differs from ONNX (the extra padding must not count), so those
 // shapes go to the reference kernel. 2-D windows run the driver's own kernels instead of oneDNN's
 // pooling, which is several times slower on these machines: PoolPlain (window_plain.h) between
