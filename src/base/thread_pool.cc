@@ -1,20 +1,60 @@
 #include "unihal/hal/thread_pool.h"
 
 #include <omp.h>
+#include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 // LLVM's OpenMP runtime (libomp), when CMake links it ahead of libgomp, answers these; under
 // libgomp they stay null (weak) and the wait policy is whatever OMP_WAIT_POLICY says.
 extern "C" void kmp_set_blocktime(int milliseconds) __attribute__((weak));
 extern "C" void kmp_set_defaults(const char* settings) __attribute__((weak));
 
+#include "base/worker_spread.h"
 #include "hal/caller_thread_cap.h"
 
 namespace unihal::hal {
 namespace {
 thread_local int caller_thread_cap = 0;  // per thread by design (SetCallerThreadCap)
+// When the calling thread last checked its team's CPUs (SpreadWorkersAfterIdle): each calling
+// thread has its own OpenMP team.
+thread_local int64_t last_spread_check_ns = 0;
+
+// Longer than the workers' spin (kBlocktimeMs below): by then they sleep and wake anywhere.
+constexpr int64_t kIdleBeforeSpreadNs = 2'000'000;
+
+bool UserPlacesThreads() {
+  for (const char* name : {"OMP_PROC_BIND", "OMP_PLACES", "KMP_AFFINITY", "GOMP_CPU_AFFINITY"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+// Runs this thread on `cpu` (if its affinity allows it) and then restores its affinity.
+bool MoveThisThreadTo(int cpu) {
+  cpu_set_t own;
+  if (sched_getaffinity(0, sizeof(own), &own) != 0 || !CPU_ISSET(cpu, &own)) return false;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  if (sched_setaffinity(0, sizeof(one), &one) != 0) return false;
+  sched_setaffinity(0, sizeof(own), &own);
+  return true;
+}
 
 bool UserChoseWaitPolicy() {
   return std::getenv("KMP_BLOCKTIME") != nullptr || std::getenv("OMP_WAIT_POLICY") != nullptr ||
@@ -90,6 +130,34 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     const int64_t end = n * (t + 1) / count;
     if (begin < end) fn(begin, end);
   }
+}
+
+void ThreadPool::SpreadWorkersAfterIdle() {
+  if (num_threads() < 2 || omp_in_parallel()) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  const int64_t last = std::exchange(last_spread_check_ns, now);
+  if (now - last >= kIdleBeforeSpreadNs) SpreadWorkers();
+}
+
+int ThreadPool::SpreadWorkers() {
+  int threads = num_threads();
+  if (caller_thread_cap > 0) threads = std::min(threads, caller_thread_cap);
+  if (threads < 2 || omp_in_parallel() || UserPlacesThreads()) return 0;
+  // The same team size as oneDNN's and ParallelFor's regions, so the same threads.
+  std::vector<int> cpus(static_cast<size_t>(threads), -1);
+#pragma omp parallel num_threads(threads)
+  cpus[static_cast<size_t>(omp_get_thread_num())] = sched_getcpu();
+  const std::vector<int> targets = SpreadTargets(cpus, AllowedCpus());
+  if (std::all_of(targets.begin(), targets.end(), [](int cpu) { return cpu < 0; })) return 0;
+  int moved = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : moved)
+  {
+    const int target = targets[static_cast<size_t>(omp_get_thread_num())];
+    if (target >= 0 && MoveThisThreadTo(target)) ++moved;
+  }
+  return moved;
 }
 
 }  // namespace unihal::hal

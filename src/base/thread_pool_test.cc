@@ -1,8 +1,11 @@
 #include "unihal/hal/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
+#include <sched.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <vector>
 
@@ -51,6 +54,47 @@ TEST(ThreadPoolTest, ThreadCountIsSettable) {
   EXPECT_EQ(pool.num_threads(), 1);
   pool.SetNumThreads(0);
   EXPECT_GE(pool.num_threads(), 1);
+  pool.SetNumThreads(before);
+}
+
+// Two team threads made to share one CPU (pinned there, then given their affinity back): when
+// SpreadWorkers finds them still together it moves one. The OS may part them first, and on a
+// busy machine it may put them together again at any time, so the test asks only that a move
+// happens within some tries, and that the moved thread got its affinity back.
+TEST(ThreadPoolTest, SpreadWorkersMovesAThreadOffASharedCpu) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  if (CPU_COUNT(&allowed) < 2) GTEST_SKIP() << "needs two CPUs";
+  for (const char* name : {"OMP_PROC_BIND", "OMP_PLACES", "KMP_AFFINITY", "GOMP_CPU_AFFINITY"}) {
+    if (std::getenv(name) != nullptr) GTEST_SKIP() << name << " places the threads";
+  }
+  int first = 0;
+  while (!CPU_ISSET(first, &allowed)) ++first;
+  ThreadPool& pool = ThreadPool::Process();
+  const int before = pool.num_threads();
+  pool.SetNumThreads(2);
+  int moved = 0;
+  for (int attempt = 0; attempt < 30 && moved == 0; ++attempt) {
+#pragma omp parallel num_threads(2)
+    {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(first, &one);
+      sched_setaffinity(0, sizeof(one), &one);
+      sched_setaffinity(0, sizeof(allowed), &allowed);
+    }
+    moved = pool.SpreadWorkers();
+  }
+  EXPECT_EQ(moved, 1);
+  int equal_masks = 0;
+#pragma omp parallel num_threads(2) reduction(+ : equal_masks)
+  {
+    cpu_set_t mask;
+    if (sched_getaffinity(0, sizeof(mask), &mask) == 0 && CPU_EQUAL(&mask, &allowed)) {
+      ++equal_masks;
+    }
+  }
+  EXPECT_EQ(equal_masks, 2);
   pool.SetNumThreads(before);
 }
 

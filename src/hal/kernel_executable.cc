@@ -233,6 +233,7 @@ class KernelExecutable final : public Executable {
                                   std::to_string(plan_.input_slots.size()) + " inputs, got " +
                                   std::to_string(inputs.size()));
     }
+    thread_pool_.SpreadWorkersAfterIdle();
     std::unique_ptr<RunState> state = AcquireState();
     state->values.assign(static_cast<size_t>(plan_.num_slots), Value());
     for (size_t i = 0; i < inputs.size(); ++i) {

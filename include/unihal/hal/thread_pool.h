@@ -27,6 +27,18 @@ class ThreadPool {
   // where possible, and returns when all are done. Runs inline when one chunk suffices.
   void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Called before a run's kernels. When the calling thread's team has been idle for a few
+  // milliseconds (its workers asleep), does SpreadWorkers. Linux often wakes a sleeping worker
+  // on its waker's CPU and leaves it there for milliseconds; a 2-thread team then shares one
+  // CPU and waits for a time slice at every barrier. SqueezeNet's first run after a pause then
+  // took 2.7x its warm time (docs/benchmarks.md).
+  void SpreadWorkersAfterIdle();
+  // Moves each worker of the calling thread's team that shares a CPU with an earlier team
+  // thread onto an allowed CPU that no team thread is on (pinning it there for a moment, then
+  // giving its affinity back), and returns how many it moved. It does nothing where
+  // OMP_PROC_BIND, OMP_PLACES, KMP_AFFINITY or GOMP_CPU_AFFINITY place the threads.
+  int SpreadWorkers();
+
  private:
   ThreadPool();
   std::atomic<int> num_threads_{1};
