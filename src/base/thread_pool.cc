@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <utility>
@@ -26,6 +27,7 @@ thread_local int64_t last_spread_check_ns = 0;
 
 // Longer than the workers' spin (kBlocktimeMs below): by then they sleep and wake anywhere.
 constexpr int64_t kIdleBeforeSpreadNs = 2'000'000;
+constexpr int kMaxSpreadThreads = 256;  // larger teams are left to the OS
 
 bool UserPlacesThreads() {
   for (const char* name : {"OMP_PROC_BIND", "OMP_PLACES", "KMP_AFFINITY", "GOMP_CPU_AFFINITY"}) {
@@ -145,11 +147,19 @@ int ThreadPool::SpreadWorkers() {
   int threads = num_threads();
   if (caller_thread_cap > 0) threads = std::min(threads, caller_thread_cap);
   if (threads < 2 || omp_in_parallel() || UserPlacesThreads()) return 0;
-  // The same team size as oneDNN's and ParallelFor's regions, so the same threads.
-  std::vector<int> cpus(static_cast<size_t>(threads), -1);
+  if (threads > kMaxSpreadThreads) return 0;
+  // The same team size as oneDNN's and ParallelFor's regions, so the same threads. A fixed
+  // array: this runs before most runs, which allocate nothing else.
+  std::array<int, kMaxSpreadThreads> cpu_of{};
 #pragma omp parallel num_threads(threads)
-  cpus[static_cast<size_t>(omp_get_thread_num())] = sched_getcpu();
-  const std::vector<int> targets = SpreadTargets(cpus, AllowedCpus());
+  cpu_of[static_cast<size_t>(omp_get_thread_num())] = sched_getcpu();
+  bool shared = false;
+  for (int t = 1; t < threads && !shared; ++t) {
+    for (int u = 0; u < t && !shared; ++u) shared = cpu_of[t] >= 0 && cpu_of[t] == cpu_of[u];
+  }
+  if (!shared) return 0;
+  const std::vector<int> targets =
+      SpreadTargets(std::vector<int>(cpu_of.begin(), cpu_of.begin() + threads), AllowedCpus());
   if (std::all_of(targets.begin(), targets.end(), [](int cpu) { return cpu < 0; })) return 0;
   int moved = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : moved)

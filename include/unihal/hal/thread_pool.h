@@ -5,8 +5,8 @@
 // sleep (set here unless KMP_BLOCKTIME, OMP_WAIT_POLICY or GOMP_SPINCOUNT is in the environment).
 #pragma once
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 
 namespace unihal::hal {
@@ -27,8 +27,8 @@ class ThreadPool {
   // where possible, and returns when all are done. Runs inline when one chunk suffices.
   void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-  // Called before a run's kernels. When the calling thread's team has been idle for a few
-  // milliseconds (its workers asleep), does SpreadWorkers. Linux often wakes a sleeping worker
+  // Called before a run's kernels: SpreadWorkers, at most once per 2 ms per calling thread
+  // (an idle team's workers are asleep by then). Linux often wakes a sleeping worker
   // on its waker's CPU and leaves it there for milliseconds; a 2-thread team then shares one
   // CPU and waits for a time slice at every barrier. SqueezeNet's first run after a pause then
   // took 2.7x its warm time (docs/benchmarks.md).
