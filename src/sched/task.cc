@@ -71,7 +71,9 @@ bool TaskRecord::Cancel() {
              CancelledError("the task was cancelled before it started"), {})) {
     return true;
   }
-  return !IsFinal(state.load(std::memory_order_acquire));
+  // A running task may see the abort and end kCancelled before this line reads its state.
+  const TaskState now = state.load(std::memory_order_acquire);
+  return !IsFinal(now) || now == TaskState::kCancelled;
 }
 
 void TaskRecord::Wait() {
