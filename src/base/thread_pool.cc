@@ -146,7 +146,8 @@ void ThreadPool::SpreadWorkersAfterIdle() {
 int ThreadPool::SpreadWorkers() {
   int threads = num_threads();
   if (caller_thread_cap > 0) threads = std::min(threads, caller_thread_cap);
-  if (threads < 2 || omp_in_parallel() || UserPlacesThreads()) return 0;
+  static const bool user_places_threads = UserPlacesThreads();  // read once, not per run
+  if (threads < 2 || omp_in_parallel() || user_places_threads) return 0;
   if (threads > kMaxSpreadThreads) return 0;
   // The same team size as oneDNN's and ParallelFor's regions, so the same threads. A fixed
   // array: this runs before most runs, which allocate nothing else.

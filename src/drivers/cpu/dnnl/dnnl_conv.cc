@@ -145,12 +145,18 @@ class DnnlConv final : public hal::Kernel {
                           const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) const {
     const Tensor* sum = post_ops_.sum ? context.input(3) : nullptr;
     if (post_ops_.sum) UH_RETURN_IF_ERROR(CheckSum(context, sum, y));
-    const int64_t out_plane = plan.g.out_h * plan.g.out_w;
+    // One pointer captured, so the std::function keeps it inline: no allocation per run.
+    struct PostOpsOnPlanes {
+      const ConvPostOps* ops;
+      const float* sum;
+      int64_t out_plane;
+    } const post{&post_ops_, sum ? sum->data_as<float>() : nullptr,
+                 plan.g.out_h * plan.g.out_w};
     PlaneEpilogue epilogue;
     if (!post_ops_.empty()) {
-      epilogue = [&](int64_t plane, float* data) {
-        ApplyPostOps(post_ops_, data, sum ? sum->data_as<float>() + plane * out_plane : nullptr,
-                     out_plane);
+      epilogue = [p = &post](int64_t plane, float* data) {
+        ApplyPostOps(*p->ops, data, p->sum ? p->sum + plane * p->out_plane : nullptr,
+                     p->out_plane);
       };
     }
     if (!DepthwiseConvPlain(context.thread_pool(), plan, x.data_as<float>(), w.data_as<float>(),
