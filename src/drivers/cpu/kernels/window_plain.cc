@@ -9,7 +9,8 @@ namespace unihal::cpu {
 namespace {
 
 // 16 floats: GCC lowers the operations to one AVX-512 register in the avx512f functions below,
-// to two AVX ones in the avx2 functions and to four SSE ones otherwise.
+// to two AVX ones in the avx2 functions and to four SSE ones otherwise. The tap loop, whose
+// accumulators must stay in registers, uses the target's own width instead (RunTapsBy).
 typedef float Lanes __attribute__((vector_size(16 * sizeof(float))));
 typedef float Lanes8 __attribute__((vector_size(8 * sizeof(float))));
 typedef float Lanes4 __attribute__((vector_size(4 * sizeof(float))));
