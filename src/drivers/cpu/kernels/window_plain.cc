@@ -15,6 +15,8 @@ typedef float Lanes __attribute__((vector_size(16 * sizeof(float))));
 typedef float Lanes8 __attribute__((vector_size(8 * sizeof(float))));
 typedef float Lanes4 __attribute__((vector_size(4 * sizeof(float))));
 constexpr int64_t kLanes = 16;
+template <typename V>
+constexpr int64_t kWidthOf = sizeof(V) / sizeof(float);
 constexpr int64_t kMaxStep = 8 * kLanes;  // the most outputs computed at once
 
 enum class Reduce { kWeighted, kMax, kSum };
@@ -42,7 +44,7 @@ __attribute__((always_inline)) inline void Combine(Reduce reduce, V& acc, const 
 template <typename V, Reduce kReduce, int kVectors>
 __attribute__((always_inline)) inline void RunTapsBy(const PlainWindowPlan& plan, const float* copy,
                                                      const float* weights, float* out) {
-  constexpr int64_t kWidth = sizeof(V) / sizeof(float);
+  constexpr int64_t kWidth = kWidthOf<V>;
   static_assert(kMaxStep % (kVectors * kWidth) == 0);
   const int64_t taps = static_cast<int64_t>(plan.tap_offsets.size());
   const int64_t* offsets = plan.tap_offsets.data();
@@ -72,7 +74,7 @@ __attribute__((always_inline)) inline void RunTapsBy(const PlainWindowPlan& plan
 template <typename V, Reduce kReduce>
 __attribute__((always_inline)) inline void RunTaps(const PlainWindowPlan& plan, const float* copy,
                                                    const float* weights, float* out) {
-  if (plan.positions >= 8 * static_cast<int64_t>(sizeof(V) / sizeof(float))) {
+  if (plan.positions >= 8 * kWidthOf<V>) {
     RunTapsBy<V, kReduce, 8>(plan, copy, weights, out);
   } else {
     RunTapsBy<V, kReduce, 4>(plan, copy, weights, out);
@@ -122,7 +124,7 @@ void FillPadding(const PlainWindowPlan& plan, float pad, float* copy) {
 // before.
 template <typename V>
 __attribute__((always_inline)) inline void CopyByVectors(float* dst, const float* src, int64_t n) {
-  constexpr int64_t kWidth = sizeof(V) / sizeof(float);
+  constexpr int64_t kWidth = kWidthOf<V>;
   int64_t i = 0;
   for (; i + kWidth <= n; i += kWidth) __builtin_memcpy(dst + i, src + i, sizeof(V));
   if (i < n) __builtin_memcpy(dst + n - kWidth, src + n - kWidth, sizeof(V));
