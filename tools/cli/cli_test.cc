@@ -417,6 +417,28 @@ TEST_F(CliTest, BenchCompareWithOnnxRuntimeReportsRatioAndError) {
   EXPECT_EQ(r.err, "");
 }
 
+// A 0-d output must reach the comparison as 0-d from both sides (numpy's ascontiguousarray
+// would make ONNX Runtime's 1-d, and the shapes would disagree).
+TEST_F(CliTest, BenchCompareAgreesOnAScalarOutput) {
+  const std::string python = PythonWithOnnxRuntime();
+  if (python.empty()) GTEST_SKIP() << "no Python with onnxruntime (run 'make setup')";
+  onnx::ModelProto model = mb::NewModel();
+  onnx::GraphProto* graph = model.mutable_graph();
+  mb::AddInput(graph, "a", onnx::TensorProto::FLOAT, {2, 3});
+  onnx::NodeProto* sum = mb::AddNode(graph, "ReduceSum", {"a"}, {"total"}, "sum");
+  mb::AddAttr(sum, "keepdims", onnx::AttributeProto::INT)->set_i(0);
+  mb::AddOutput(graph, "total", onnx::TensorProto::FLOAT, {});
+  const std::string path = Path("scalar.onnx");
+  std::ofstream(path, std::ios::binary) << mb::Serialize(model);
+
+  const CliResult r = Cli({"bench", path, "--compare", "onnxruntime", "--python", python,
+                           "--iterations", "2", "--warmup", "0", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json report = json::parse(r.out);
+  EXPECT_EQ(report["outputs_agree"], true);
+  EXPECT_LT(report["max_rel_error"].get<double>(), 1e-5);
+}
+
 TEST_F(CliTest, BenchCompareWithoutPythonSaysHowToFix) {
   const std::string model = WriteMatMulModel();
   const std::string python = Path("no-such-dir/python");

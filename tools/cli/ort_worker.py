@@ -83,7 +83,8 @@ def main():
                 written = []
                 for i, (name, value) in enumerate(zip(names, session.run(None, feed))):
                     path = os.path.join(request["dir"], f"ort_output_{i}.npy")
-                    np.save(path, np.ascontiguousarray(value))
+                    # asarray, not ascontiguousarray: that one makes a 0-d output 1-d.
+                    np.save(path, np.asarray(value, order="C"))
                     written.append({"name": name, "path": path})
                 reply(ok=True, outputs=written)
             else:
