@@ -32,10 +32,14 @@ Status Bench(const BenchOptions& options) {
                       Session::Load(runtime, options.model, session_options));
   UH_ASSIGN_OR_RETURN(auto inputs, BenchInputs(*session, options));
 
-  for (int i = 0; i < options.warmup; ++i) UH_RETURN_IF_ERROR(session->Run(inputs));
+  const std::vector<std::string> random_inputs = RandomInputNames(*session, options);
+  for (int i = 0; i < options.warmup; ++i) {
+    UH_RETURN_IF_ERROR(WithRandomInputsHint(session->Run(inputs).status(), random_inputs));
+  }
   const std::vector<hal::NodeTime> after_warmup = session->NodeTimes();
-  UH_ASSIGN_OR_RETURN(std::vector<double> samples_ms,
-                      TimeRuns(*session, inputs, options.iterations));
+  Result<std::vector<double>> timed = TimeRuns(*session, inputs, options.iterations);
+  if (!timed.ok()) return WithRandomInputsHint(timed.status(), random_inputs);
+  const std::vector<double>& samples_ms = *timed;
   const LatencyStats stats = Summarize(samples_ms);
   const BenchProfile profile =
       DiffProfiles(after_warmup, session->NodeTimes(), options.iterations, stats.mean);

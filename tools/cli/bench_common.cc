@@ -67,6 +67,30 @@ Result<std::map<std::string, Tensor>> BenchInputs(const Session& session,
   return inputs;
 }
 
+std::vector<std::string> RandomInputNames(const Session& session, const BenchOptions& options) {
+  // BenchInputs has parsed the same specs already, so this cannot fail where it matters.
+  const auto given = ParseInputSpecs(options.inputs);
+  std::vector<std::string> names;
+  for (const ir::ValueInfo& info : session.inputs()) {
+    if (!given.ok() || !given->contains(info.name)) names.push_back(info.name);
+  }
+  return names;
+}
+
+Status WithRandomInputsHint(Status status, const std::vector<std::string>& random_inputs) {
+  if (random_inputs.empty() ||
+      (status.code() != StatusCode::kInvalidArgument && status.code() != StatusCode::kOutOfRange &&
+       status.code() != StatusCode::kInternal)) {
+    return status;
+  }
+  std::string names;
+  for (const std::string& name : random_inputs) names += (names.empty() ? "'" : ", '") + name + "'";
+  return Status(status.code(),
+                status.message() + "\n(the run had random values for " + names +
+                    "; random values may not suit an input that holds indices, axes, a shape "
+                    "or divisors: give real ones with --input NAME=FILE)");
+}
+
 Result<std::vector<double>> TimeRuns(const Session& session,
                                      const std::map<std::string, Tensor>& inputs, int iterations) {
   std::vector<double> samples_ms;

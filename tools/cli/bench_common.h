@@ -48,6 +48,13 @@ LatencyStats Summarize(std::vector<double> samples_ms);
 Result<std::map<std::string, Tensor>> BenchInputs(const Session& session,
                                                   const BenchOptions& options);
 
+// The model's inputs that no --input names: BenchInputs gives them random values.
+std::vector<std::string> RandomInputNames(const Session& session, const BenchOptions& options);
+
+// A first run that failed on a value error gets a hint when some inputs were random: an input
+// holding indices, axes or a shape seldom accepts random values.
+Status WithRandomInputsHint(Status status, const std::vector<std::string>& random_inputs);
+
 // Times `iterations` runs, one steady_clock interval around each Session::Run, in ms.
 Result<std::vector<double>> TimeRuns(const Session& session,
                                      const std::map<std::string, Tensor>& inputs, int iterations);

@@ -173,8 +173,13 @@ Status BenchCompare(const BenchOptions& options) {
     return loaded.status().WithContext("ONNX Runtime cannot load model '" + options.model + "'");
   }
   UH_RETURN_IF_ERROR(SendInputs(inputs, *worker, dir.path()));
-  UH_ASSIGN_OR_RETURN(Comparison comparison,
-                      CompareOutputs(*session, inputs, *worker, dir.path(), options.tolerance));
+  // The first run of each side: a failure there may be the random inputs' fault.
+  Result<Comparison> compared =
+      CompareOutputs(*session, inputs, *worker, dir.path(), options.tolerance);
+  if (!compared.ok()) {
+    return WithRandomInputsHint(compared.status(), RandomInputNames(*session, options));
+  }
+  const Comparison& comparison = *compared;
 
   if (options.warmup > 0) {
     UH_RETURN_IF_ERROR(TimeOrt(*worker, options.warmup).status());

@@ -439,6 +439,32 @@ TEST_F(CliTest, BenchCompareAgreesOnAScalarOutput) {
   EXPECT_LT(report["max_rel_error"].get<double>(), 1e-5);
 }
 
+// Random indices (0..9) overrun a dim of 2: the error says the values were made up and how to
+// give real ones, and real ones make the same command work.
+TEST_F(CliTest, BenchSaysWhenRandomInputsMayBeAtFault) {
+  onnx::ModelProto model = mb::NewModel();
+  onnx::GraphProto* graph = model.mutable_graph();
+  mb::AddInput(graph, "data", onnx::TensorProto::FLOAT, {2, 3});
+  mb::AddInput(graph, "indices", onnx::TensorProto::INT64, {4});
+  mb::AddNode(graph, "Gather", {"data", "indices"}, {"rows"}, "gather");
+  mb::AddOutput(graph, "rows", onnx::TensorProto::FLOAT, {4, 3});
+  const std::string path = Path("gather.onnx");
+  std::ofstream(path, std::ios::binary) << mb::Serialize(model);
+
+  const CliResult random = Cli({"bench", path, "--iterations", "1", "--warmup", "0"});
+  EXPECT_EQ(random.exit_code, 3) << random.err;
+  EXPECT_NE(random.err.find("out of range"), std::string::npos) << random.err;
+  EXPECT_NE(random.err.find("random values for 'data', 'indices'"), std::string::npos)
+      << random.err;
+  EXPECT_NE(random.err.find("--input NAME=FILE"), std::string::npos) << random.err;
+
+  ASSERT_TRUE(
+      io::WriteNpyFile(Path("indices.npy"), Tensor::FromVector<int64_t>({4}, {0, 1, 1, 0})).ok());
+  const CliResult real = Cli({"bench", path, "--input", "indices=" + Path("indices.npy"),
+                              "--iterations", "1", "--warmup", "0"});
+  EXPECT_EQ(real.exit_code, 0) << real.err;
+}
+
 TEST_F(CliTest, BenchCompareWithoutPythonSaysHowToFix) {
   const std::string model = WriteMatMulModel();
   const std::string python = Path("no-such-dir/python");
