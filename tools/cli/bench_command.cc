@@ -30,12 +30,11 @@ Status Bench(const BenchOptions& options) {
   session_options.profile = options.profile;
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
-  UH_ASSIGN_OR_RETURN(auto inputs, BenchInputs(*session, options));
+  UH_ASSIGN_OR_RETURN(BenchInputs inputs, MakeBenchInputs(*session, options));
 
   const std::vector<std::string> random_inputs = RandomInputNames(*session, options);
-  for (int i = 0; i < options.warmup; ++i) {
-    UH_RETURN_IF_ERROR(WithRandomInputsHint(session->Run(inputs).status(), random_inputs));
-  }
+  Result<std::vector<double>> warmed = TimeRuns(*session, inputs, options.warmup);
+  if (!warmed.ok()) return WithRandomInputsHint(warmed.status(), random_inputs);
   const std::vector<hal::NodeTime> after_warmup = session->NodeTimes();
   Result<std::vector<double>> timed = TimeRuns(*session, inputs, options.iterations);
   if (!timed.ok()) return WithRandomInputsHint(timed.status(), random_inputs);

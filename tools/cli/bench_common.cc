@@ -30,6 +30,55 @@ Result<std::map<std::string, int64_t>> ParseDims(const std::vector<std::string>&
   return dims;
 }
 
+// `info` with its symbolic dims set by --dim NAME=N, or by --batch N for the first one.
+ir::ValueInfo WithDimsSet(ir::ValueInfo info, const std::map<std::string, int64_t>& dims,
+                          int batch) {
+  if (!info.shape) return info;
+  for (size_t i = 0; i < info.shape->size(); ++i) {
+    ir::Dim& dim = (*info.shape)[i];
+    if (dim.is_static()) continue;
+    if (auto it = dims.find(dim.symbol); !dim.symbol.empty() && it != dims.end()) {
+      dim = ir::Dim::Static(it->second);
+    } else if (i == 0 && batch > 0) {
+      dim = ir::Dim::Static(batch);
+    }
+  }
+  return info;
+}
+
+Result<Value> LoadTensorFile(const std::string& file) {
+  UH_ASSIGN_OR_RETURN(Tensor tensor, LoadInputFile(file));
+  return Value(std::move(tensor));
+}
+
+// A sequence input's elements, one file each: "a.npy,b.npy".
+Result<Value> LoadSequenceFiles(DType element_dtype, const std::string& files) {
+  std::vector<Tensor> elements;
+  for (size_t start = 0; start <= files.size();) {
+    const size_t comma = std::min(files.find(',', start), files.size());
+    UH_ASSIGN_OR_RETURN(Tensor element, LoadInputFile(files.substr(start, comma - start)));
+    elements.push_back(std::move(element));
+    start = comma + 1;
+  }
+  return Value::Sequence(element_dtype, std::move(elements));
+}
+
+// Random values for an input not given (`info`'s dims set): a tensor; a sequence of
+// kRandomSequenceLength tensors; for an optional, its element, or none when its shape is unknown.
+Result<Value> RandomValue(const ir::ValueInfo& info, uint64_t seed) {
+  if (IsOptionalType(info.kind) && !info.StaticShape()) return Value::None();
+  if (!IsSequenceType(info.kind)) {
+    UH_ASSIGN_OR_RETURN(Tensor tensor, RandomInput(info, seed, SymbolicDims::kReject));
+    return Value(std::move(tensor));
+  }
+  std::vector<Tensor> elements;
+  for (int i = 0; i < kRandomSequenceLength; ++i) {
+    UH_ASSIGN_OR_RETURN(Tensor element, RandomInput(info, seed + i, SymbolicDims::kReject));
+    elements.push_back(std::move(element));
+  }
+  return Value::Sequence(info.dtype, std::move(elements));
+}
+
 }  // namespace
 
 LatencyStats Summarize(std::vector<double> samples_ms) {
@@ -44,27 +93,40 @@ LatencyStats Summarize(std::vector<double> samples_ms) {
           total / static_cast<double>(samples_ms.size())};
 }
 
-Result<std::map<std::string, Tensor>> BenchInputs(const Session& session,
-                                                  const BenchOptions& options) {
-  UH_ASSIGN_OR_RETURN(auto inputs, LoadInputs(options.inputs));
+Result<BenchInputs> MakeBenchInputs(const Session& session, const BenchOptions& options) {
+  UH_ASSIGN_OR_RETURN(auto files, ParseInputSpecs(options.inputs));
   UH_ASSIGN_OR_RETURN(auto dims, ParseDims(options.dims));
-  for (const ir::ValueInfo* info : MissingInputs(session.inputs(), inputs)) {
-    ir::ValueInfo resolved = *info;
-    if (resolved.shape) {
-      for (size_t i = 0; i < resolved.shape->size(); ++i) {
-        ir::Dim& dim = (*resolved.shape)[i];
-        if (dim.is_static()) continue;
-        if (auto it = dims.find(dim.symbol); !dim.symbol.empty() && it != dims.end()) {
-          dim = ir::Dim::Static(it->second);
-        } else if (i == 0 && options.batch > 0) {
-          dim = ir::Dim::Static(options.batch);
-        }
-      }
-    }
-    UH_ASSIGN_OR_RETURN(Tensor tensor, RandomInput(resolved, options.seed, SymbolicDims::kReject));
-    inputs.emplace(info->name, std::move(tensor));
+  BenchInputs inputs;
+  for (const auto* values : {&session.inputs(), &session.outputs()}) {
+    for (const ir::ValueInfo& info : *values) inputs.tensors_only &= info.is_tensor();
+  }
+  for (const auto& [name, file] : files) {  // a name the model lacks: Session's run says so
+    const auto declared =
+        std::find_if(session.inputs().begin(), session.inputs().end(),
+                     [&](const ir::ValueInfo& info) { return info.name == name; });
+    const bool sequence = declared != session.inputs().end() && IsSequenceType(declared->kind);
+    Result<Value> value =
+        sequence ? LoadSequenceFiles(declared->dtype, file) : LoadTensorFile(file);
+    if (!value.ok()) return value.status().WithContext("input '" + name + "'");
+    inputs.values.emplace(name, *std::move(value));
+  }
+  for (const ir::ValueInfo& info : session.inputs()) {
+    if (files.contains(info.name)) continue;
+    UH_ASSIGN_OR_RETURN(Value value,
+                        RandomValue(WithDimsSet(info, dims, options.batch), options.seed));
+    inputs.values.emplace(info.name, std::move(value));
+  }
+  if (inputs.tensors_only) {
+    for (const auto& [name, value] : inputs.values) inputs.tensors.emplace(name, value.tensor());
   }
   return inputs;
+}
+
+Result<std::vector<Value>> RunOnce(const Session& session, const BenchInputs& inputs) {
+  if (!inputs.tensors_only) return session.RunValues(inputs.values);
+  UH_ASSIGN_OR_RETURN(std::vector<Tensor> tensors, session.Run(inputs.tensors));
+  return std::vector<Value>(std::make_move_iterator(tensors.begin()),
+                            std::make_move_iterator(tensors.end()));
 }
 
 std::vector<std::string> RandomInputNames(const Session& session, const BenchOptions& options) {
@@ -91,13 +153,15 @@ Status WithRandomInputsHint(Status status, const std::vector<std::string>& rando
                     "or divisors: give real ones with --input NAME=FILE)");
 }
 
-Result<std::vector<double>> TimeRuns(const Session& session,
-                                     const std::map<std::string, Tensor>& inputs, int iterations) {
+Result<std::vector<double>> TimeRuns(const Session& session, const BenchInputs& inputs,
+                                     int iterations) {
   std::vector<double> samples_ms;
   samples_ms.reserve(static_cast<size_t>(std::max(iterations, 0)));
   for (int i = 0; i < iterations; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    UH_RETURN_IF_ERROR(session.Run(inputs));
+    // The outputs are dropped inside the interval, as a caller of Run would drop them.
+    UH_RETURN_IF_ERROR(inputs.tensors_only ? session.Run(inputs.tensors).status()
+                                           : session.RunValues(inputs.values).status());
     const std::chrono::duration<double, std::milli> elapsed =
         std::chrono::steady_clock::now() - start;
     samples_ms.push_back(elapsed.count());

@@ -10,6 +10,7 @@
 #include "unihal/session.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
+#include "unihal/value.h"
 
 namespace unihal::cli {
 
@@ -43,10 +44,25 @@ struct LatencyStats {
 // Nearest-rank percentiles: the smallest sample with at least q of the samples at or below it.
 LatencyStats Summarize(std::vector<double> samples_ms);
 
+// What every bench run feeds the model. A model whose inputs and outputs are all tensors runs
+// through Session::Run, the path users' runs take; one with sequences or optionals through
+// Session::RunValues.
+struct BenchInputs {
+  std::map<std::string, Value> values;
+  bool tensors_only = true;
+  std::map<std::string, Tensor> tensors;  // the same inputs, when tensors_only
+};
+
 // The --input files, then deterministic random values for every other input: symbolic dims
 // take --dim NAME=N, or --batch N for a symbolic first dim; any other symbolic dim is an error.
-Result<std::map<std::string, Tensor>> BenchInputs(const Session& session,
-                                                  const BenchOptions& options);
+// A sequence input given with --input takes a comma-separated list of files, one per element;
+// a random one has kRandomSequenceLength elements. An optional input not given holds a random
+// element when its shape is known, else none.
+inline constexpr int kRandomSequenceLength = 2;
+Result<BenchInputs> MakeBenchInputs(const Session& session, const BenchOptions& options);
+
+// One run, through Session::Run or Session::RunValues (see BenchInputs).
+Result<std::vector<Value>> RunOnce(const Session& session, const BenchInputs& inputs);
 
 // The model's inputs that no --input names: BenchInputs gives them random values.
 std::vector<std::string> RandomInputNames(const Session& session, const BenchOptions& options);
@@ -56,8 +72,8 @@ std::vector<std::string> RandomInputNames(const Session& session, const BenchOpt
 Status WithRandomInputsHint(Status status, const std::vector<std::string>& random_inputs);
 
 // Times `iterations` runs, one steady_clock interval around each Session::Run, in ms.
-Result<std::vector<double>> TimeRuns(const Session& session,
-                                     const std::map<std::string, Tensor>& inputs, int iterations);
+Result<std::vector<double>> TimeRuns(const Session& session, const BenchInputs& inputs,
+                                     int iterations);
 
 // `unihal bench --compare onnxruntime`: the same model, inputs and thread count in ONNX Runtime
 // (a Python worker) and in unihal, in alternating blocks, outputs compared.

@@ -64,38 +64,77 @@ struct Comparison {
   Status status;  // why the outputs disagree, if they do
 };
 
-// Runs both once more and compares every output; ORT's come back as .npy files.
-Result<Comparison> CompareOutputs(const Session& session,
-                                  const std::map<std::string, Tensor>& inputs, OrtWorker& worker,
-                                  const fs::path& dir, double tolerance) {
-  UH_ASSIGN_OR_RETURN(std::vector<Tensor> ours, session.Run(inputs));
+// Keeps the first reason the outputs disagree.
+void Disagree(Comparison& comparison, std::string why) {
+  if (comparison.status.ok()) comparison.status = InternalError(std::move(why));
+}
+
+// The relative error of one output tensor (or sequence element) against ONNX Runtime's .npy;
+// none, with the reason kept, when the two cannot be compared (dtype or shape).
+Result<std::optional<double>> CompareTensor(const std::string& name, const Tensor& ours,
+                                            const std::string& npy_path, double tolerance,
+                                            Comparison& comparison) {
+  UH_ASSIGN_OR_RETURN(Tensor expected, io::ReadNpyFile(npy_path));
+  UH_ASSIGN_OR_RETURN(Tensor actual, ToNumpyCompatible(ours));
+  Result<double> error = RelativeError(name, actual, expected);
+  if (!error.ok()) {
+    Disagree(comparison, error.status().message());
+    return std::optional<double>();
+  }
+  comparison.max_rel_error = std::max(comparison.max_rel_error, *error);
+  if (*error > tolerance) {
+    Disagree(comparison, fmt::format("output '{}' differs from ONNX Runtime's by a relative error "
+                                     "of {:.3g}, above the tolerance {:.3g}",
+                                     name, *error, tolerance));
+  }
+  return std::optional<double>(*error);
+}
+
+// Runs both once more and compares every output. ONNX Runtime's come back as .npy files:
+// "path" for a tensor, "paths" for a sequence's elements, "none" for an empty optional.
+Result<Comparison> CompareOutputs(const Session& session, const BenchInputs& inputs,
+                                  OrtWorker& worker, const fs::path& dir, double tolerance) {
+  UH_ASSIGN_OR_RETURN(std::vector<Value> ours, RunOnce(session, inputs));
   Result<nlohmann::json> reply = worker.Call({{"cmd", "outputs"}, {"dir", dir.string()}});
   if (!reply.ok()) return reply.status().WithContext("ONNX Runtime cannot run the model");
   const nlohmann::json& theirs = (*reply)["outputs"];
   Comparison comparison;
   if (!theirs.is_array() || theirs.size() != ours.size()) {
-    comparison.status = InternalError(
-        fmt::format("unihal gives {} outputs but ONNX Runtime {}", ours.size(), theirs.size()));
+    Disagree(comparison, fmt::format("unihal gives {} outputs but ONNX Runtime {}", ours.size(),
+                                     theirs.size()));
     return comparison;
   }
   for (size_t i = 0; i < ours.size(); ++i) {
     const std::string name = theirs[i].value("name", std::string());
-    UH_ASSIGN_OR_RETURN(Tensor expected, io::ReadNpyFile(theirs[i].value("path", std::string())));
-    UH_ASSIGN_OR_RETURN(Tensor actual, ToNumpyCompatible(ours[i]));
-    Result<double> error = RelativeError(name, actual, expected);
-    if (!error.ok()) {
-      comparison.per_output.push_back({{"name", name}, {"max_rel_error", nullptr}});
-      if (comparison.status.ok()) comparison.status = InternalError(error.status().message());
-      continue;
+    const nlohmann::json paths = theirs[i].value("paths", nlohmann::json());
+    const std::string_view their_kind = theirs[i].contains("none") ? "none"
+                                        : paths.is_array()         ? "sequence"
+                                                                   : "tensor";
+    std::optional<double> worst;  // none: this output could not be compared
+    if (their_kind != ValueKindName(ours[i].kind())) {
+      Disagree(comparison, fmt::format("output '{}' is {} in unihal but a {} in ONNX Runtime", name,
+                                       ours[i].Describe(), their_kind));
+    } else if (ours[i].is_none()) {
+      worst = 0.0;
+    } else if (ours[i].is_tensor()) {
+      UH_ASSIGN_OR_RETURN(worst, CompareTensor(name, ours[i].tensor(), theirs[i].value("path", ""),
+                                               tolerance, comparison));
+    } else if (paths.size() != ours[i].elements().size()) {
+      Disagree(comparison,
+               fmt::format("output '{}' is a sequence of {} tensors in unihal but of {} in ONNX "
+                           "Runtime",
+                           name, ours[i].elements().size(), paths.size()));
+    } else {
+      worst = 0.0;
+      for (size_t e = 0; e < paths.size() && worst; ++e) {
+        UH_ASSIGN_OR_RETURN(std::optional<double> error,
+                            CompareTensor(fmt::format("{}[{}]", name, e), ours[i].elements()[e],
+                                          paths[e].get<std::string>(), tolerance, comparison));
+        worst = error ? std::optional<double>(std::max(*worst, *error)) : std::nullopt;
+      }
     }
-    comparison.per_output.push_back({{"name", name}, {"max_rel_error", *error}});
-    comparison.max_rel_error = std::max(comparison.max_rel_error, *error);
-    if (*error > tolerance && comparison.status.ok()) {
-      comparison.status = InternalError(fmt::format(
-          "output '{}' differs from ONNX Runtime's by a relative error of {:.3g}, above the "
-          "tolerance {:.3g}",
-          name, *error, tolerance));
-    }
+    comparison.per_output.push_back(
+        {{"name", name}, {"max_rel_error", worst ? ordered_json(*worst) : ordered_json(nullptr)}});
   }
   return comparison;
 }
@@ -112,16 +151,29 @@ Result<std::vector<double>> TimeOrt(OrtWorker& worker, int iterations) {
   return samples;
 }
 
-// Gives each side the same inputs: every input as .npy in `dir`.
-Status SendInputs(const std::map<std::string, Tensor>& inputs, OrtWorker& worker,
-                  const fs::path& dir) {
+// Gives each side the same inputs, as .npy files in `dir`: a tensor's path, a list of paths
+// for a sequence's elements, null for none.
+Status SendInputs(const BenchInputs& inputs, OrtWorker& worker, const fs::path& dir) {
   nlohmann::json files = nlohmann::json::object();
   int index = 0;
-  for (const auto& [name, tensor] : inputs) {
+  auto write = [&](const std::string& name, const Tensor& tensor) -> Result<std::string> {
     const std::string path = (dir / fmt::format("input_{}.npy", index++)).string();
     Status status = io::WriteNpyFile(path, tensor);
     if (!status.ok()) return status.WithContext("input '" + name + "'");
-    files[name] = path;
+    return path;
+  };
+  for (const auto& [name, value] : inputs.values) {
+    if (value.is_tensor()) {
+      UH_ASSIGN_OR_RETURN(files[name], write(name, value.tensor()));
+    } else if (value.is_sequence()) {
+      files[name] = nlohmann::json::array();
+      for (const Tensor& element : value.elements()) {
+        UH_ASSIGN_OR_RETURN(std::string path, write(name, element));
+        files[name].push_back(path);
+      }
+    } else {
+      files[name] = nullptr;
+    }
   }
   Result<nlohmann::json> reply = worker.Call({{"cmd", "inputs"}, {"files", files}});
   if (!reply.ok()) return reply.status().WithContext("ONNX Runtime cannot read the inputs");
@@ -159,7 +211,7 @@ Status BenchCompare(const BenchOptions& options) {
   ApplyPlacementOptions(options.placement, session_options);
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
-  UH_ASSIGN_OR_RETURN(auto inputs, BenchInputs(*session, options));
+  UH_ASSIGN_OR_RETURN(BenchInputs inputs, MakeBenchInputs(*session, options));
   const int threads = hal::ThreadPool::Process().num_threads();
 
   UH_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());

@@ -68,7 +68,13 @@ Status BenchSoak(const BenchOptions& options) {
   ApplyPlacementOptions(options.placement, session_options);  // --devices: the primary first
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
-  UH_ASSIGN_OR_RETURN(auto inputs, BenchInputs(*session, options));
+  UH_ASSIGN_OR_RETURN(BenchInputs bench_inputs, MakeBenchInputs(*session, options));
+  if (!bench_inputs.tensors_only) {
+    return InvalidArgumentError(
+        "--requests submits runs through Session::RunAsync, which carries tensors only, and "
+        "this model has sequence or optional inputs or outputs; drop --requests to time it");
+  }
+  const std::map<std::string, Tensor>& inputs = bench_inputs.tensors;
 
   SoakCounts counts(options.requests);
   std::vector<TaskHandle> handles;

@@ -132,17 +132,16 @@ Result<std::map<std::string, Tensor>> LoadInputs(const std::vector<std::string>&
 }
 
 Result<Tensor> RandomInput(const ir::ValueInfo& info, uint64_t seed, SymbolicDims symbolic) {
+  const std::string pass_it =
+      "; pass it with --input " + info.name +
+      (IsSequenceType(info.kind) ? "=FILE,FILE,... (a file per element)" : "=FILE");
   if (info.dtype == DType::kUndefined) {
     return InvalidArgumentError("input '" + info.name +
-                                "' has no declared dtype, so it cannot be made up; pass it with "
-                                "--input " +
-                                info.name + "=FILE");
+                                "' has no declared dtype, so it cannot be made up" + pass_it);
   }
   if (!info.shape) {
     return InvalidArgumentError("input '" + info.name +
-                                "' has an unknown rank, so it cannot be made up; pass it with "
-                                "--input " +
-                                info.name + "=FILE");
+                                "' has an unknown rank, so it cannot be made up" + pass_it);
   }
   Shape shape;
   for (const ir::Dim& dim : *info.shape) {
@@ -151,9 +150,8 @@ Result<Tensor> RandomInput(const ir::ValueInfo& info, uint64_t seed, SymbolicDim
     } else if (symbolic == SymbolicDims::kUseOne) {
       shape.push_back(1);
     } else {
-      return InvalidArgumentError(
-          "input '" + info.name + "' has a symbolic dimension (" + info.Describe() +
-          "), so its shape is not known; pass it with --input " + info.name + "=FILE");
+      return InvalidArgumentError("input '" + info.name + "' has a symbolic dimension (" +
+                                  info.Describe() + "), so its shape is not known" + pass_it);
     }
   }
   UH_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Allocate(info.dtype, shape));

@@ -439,6 +439,60 @@ TEST_F(CliTest, BenchCompareAgreesOnAScalarOutput) {
   EXPECT_LT(report["max_rel_error"].get<double>(), 1e-5);
 }
 
+// seq: sequence(float32[2, 3]) and x: float32[2, 3] -> grown = SequenceInsert(seq, x), a
+// sequence output, and n = SequenceLength(grown). Session::Run refuses such a model; bench
+// runs it through RunValues, and ONNX Runtime's sequence comes back element by element.
+TEST_F(CliTest, BenchCompareRunsSequenceInputsAndOutputs) {
+  const std::string python = PythonWithOnnxRuntime();
+  if (python.empty()) GTEST_SKIP() << "no Python with onnxruntime (run 'make setup')";
+  onnx::ModelProto model = mb::NewModel();
+  onnx::GraphProto* graph = model.mutable_graph();
+  auto sequence_of_2x3 = [](onnx::ValueInfoProto* info) {
+    onnx::TypeProto::Tensor* element =
+        info->mutable_type()->mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type();
+    element->set_elem_type(onnx::TensorProto::FLOAT);
+    element->mutable_shape()->add_dim()->set_dim_value(2);
+    element->mutable_shape()->add_dim()->set_dim_value(3);
+  };
+  onnx::ValueInfoProto* seq = graph->add_input();
+  seq->set_name("seq");
+  sequence_of_2x3(seq);
+  mb::AddInput(graph, "x", onnx::TensorProto::FLOAT, {2, 3});
+  mb::AddNode(graph, "SequenceInsert", {"seq", "x"}, {"grown"}, "insert");
+  mb::AddNode(graph, "SequenceLength", {"grown"}, {"n"}, "length");
+  onnx::ValueInfoProto* grown = graph->add_output();
+  grown->set_name("grown");
+  sequence_of_2x3(grown);
+  mb::AddOutput(graph, "n", onnx::TensorProto::INT64, {});
+  const std::string path = Path("sequence.onnx");
+  std::ofstream(path, std::ios::binary) << mb::Serialize(model);
+
+  const CliResult random = Cli({"bench", path, "--compare", "onnxruntime", "--python", python,
+                                "--iterations", "2", "--warmup", "0", "--json"});
+  ASSERT_EQ(random.exit_code, 0) << random.err;
+  const json report = json::parse(random.out);
+  EXPECT_EQ(report["outputs_agree"], true);
+  ASSERT_EQ(report["outputs"].size(), 2u);
+  EXPECT_EQ(report["outputs"][0]["name"], "grown");
+  EXPECT_LT(report["outputs"][0]["max_rel_error"].get<double>(), 1e-6);
+
+  // Given elements: three files make a sequence of three.
+  const Tensor element = Tensor::FromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  ASSERT_TRUE(io::WriteNpyFile(Path("e.npy"), element).ok());
+  const std::string e = Path("e.npy");
+  const CliResult given = Cli({"bench", path, "--input", "seq=" + e + "," + e + "," + e,
+                               "--iterations", "1", "--warmup", "0"});
+  EXPECT_EQ(given.exit_code, 0) << given.err;
+  const CliResult missing = Cli({"bench", path, "--input", "seq=" + e + "," + Path("no.npy"),
+                                 "--iterations", "1", "--warmup", "0"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("input 'seq'"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("no.npy"), std::string::npos) << missing.err;
+  const CliResult soak = Cli({"bench", path, "--requests", "2"});
+  EXPECT_EQ(soak.exit_code, 3) << soak.err;
+  EXPECT_NE(soak.err.find("carries tensors only"), std::string::npos) << soak.err;
+}
+
 // Random indices (0..9) overrun a dim of 2: the error says the values were made up and how to
 // give real ones, and real ones make the same command work.
 TEST_F(CliTest, BenchSaysWhenRandomInputsMayBeAtFault) {

@@ -7,8 +7,10 @@ object per line each way. Every reply is {"ok": true, ...} or {"ok": false, "err
   (on start)                                  -> {"ok", "onnxruntime": version}
   {"cmd": "load", "model": PATH, "threads": N} -> {"ok", "inputs": [names]}
   {"cmd": "inputs", "files": {NAME: NPY}}     -> {"ok"}
+      (a sequence input: a list of NPY, one per element; an empty optional: null)
   {"cmd": "run", "iterations": K}             -> {"ok", "times_ms": [K floats]}
   {"cmd": "outputs", "dir": DIR}              -> {"ok", "outputs": [{"name", "path"}]}
+      (a sequence output: "paths", one per element; an empty optional: "none": true)
   {"cmd": "quit"}                             -> (exits)
 
 The session runs on the CPU execution provider with N intra-op threads, one inter-op thread and
@@ -47,6 +49,18 @@ def main():
         return
     reply(ok=True, onnxruntime=ort.__version__, python=sys.executable)
 
+    def load_value(files):
+        if files is None:
+            return None
+        if isinstance(files, list):
+            return [np.load(path) for path in files]
+        return np.load(files)
+
+    def save_array(path, value):
+        # asarray, not ascontiguousarray: that one makes a 0-d output 1-d.
+        np.save(path, np.asarray(value, order="C"))
+        return path
+
     session = None
     feed = {}
     for line in sys.stdin:
@@ -69,7 +83,7 @@ def main():
             elif session is None:
                 reply(ok=False, error=f"'{cmd}' before 'load'")
             elif cmd == "inputs":
-                feed = {name: np.load(path) for name, path in request["files"].items()}
+                feed = {name: load_value(files) for name, files in request["files"].items()}
                 reply(ok=True)
             elif cmd == "run":
                 times = []
@@ -82,10 +96,14 @@ def main():
                 names = [o.name for o in session.get_outputs()]
                 written = []
                 for i, (name, value) in enumerate(zip(names, session.run(None, feed))):
-                    path = os.path.join(request["dir"], f"ort_output_{i}.npy")
-                    # asarray, not ascontiguousarray: that one makes a 0-d output 1-d.
-                    np.save(path, np.asarray(value, order="C"))
-                    written.append({"name": name, "path": path})
+                    stem = os.path.join(request["dir"], f"ort_output_{i}")
+                    if value is None:
+                        written.append({"name": name, "none": True})
+                    elif isinstance(value, list):
+                        paths = [save_array(f"{stem}_{e}.npy", v) for e, v in enumerate(value)]
+                        written.append({"name": name, "paths": paths})
+                    else:
+                        written.append({"name": name, "path": save_array(f"{stem}.npy", value)})
                 reply(ok=True, outputs=written)
             else:
                 reply(ok=False, error=f"unknown command {cmd!r}")
