@@ -32,12 +32,11 @@ Status Bench(const BenchOptions& options) {
                       Session::Load(runtime, options.model, session_options));
   UH_ASSIGN_OR_RETURN(BenchInputs inputs, MakeBenchInputs(*session, options));
 
-  const std::vector<std::string> random_inputs = RandomInputNames(*session, options);
   Result<std::vector<double>> warmed = TimeRuns(*session, inputs, options.warmup);
-  if (!warmed.ok()) return WithRandomInputsHint(warmed.status(), random_inputs);
+  if (!warmed.ok()) return WithRandomInputsHint(warmed.status(), inputs);
   const std::vector<hal::NodeTime> after_warmup = session->NodeTimes();
   Result<std::vector<double>> timed = TimeRuns(*session, inputs, options.iterations);
-  if (!timed.ok()) return WithRandomInputsHint(timed.status(), random_inputs);
+  if (!timed.ok()) return WithRandomInputsHint(timed.status(), inputs);
   const std::vector<double>& samples_ms = *timed;
   const LatencyStats stats = Summarize(samples_ms);
   const BenchProfile profile =

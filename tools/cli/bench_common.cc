@@ -115,6 +115,7 @@ Result<BenchInputs> MakeBenchInputs(const Session& session, const BenchOptions& 
     UH_ASSIGN_OR_RETURN(Value value,
                         RandomValue(WithDimsSet(info, dims, options.batch), options.seed));
     inputs.values.emplace(info.name, std::move(value));
+    inputs.random.push_back(info.name);
   }
   if (inputs.tensors_only) {
     for (const auto& [name, value] : inputs.values) inputs.tensors.emplace(name, value.tensor());
@@ -129,24 +130,14 @@ Result<std::vector<Value>> RunOnce(const Session& session, const BenchInputs& in
                             std::make_move_iterator(tensors.end()));
 }
 
-std::vector<std::string> RandomInputNames(const Session& session, const BenchOptions& options) {
-  // BenchInputs has parsed the same specs already, so this cannot fail where it matters.
-  const auto given = ParseInputSpecs(options.inputs);
-  std::vector<std::string> names;
-  for (const ir::ValueInfo& info : session.inputs()) {
-    if (!given.ok() || !given->contains(info.name)) names.push_back(info.name);
-  }
-  return names;
-}
-
-Status WithRandomInputsHint(Status status, const std::vector<std::string>& random_inputs) {
-  if (random_inputs.empty() ||
+Status WithRandomInputsHint(Status status, const BenchInputs& inputs) {
+  if (inputs.random.empty() ||
       (status.code() != StatusCode::kInvalidArgument && status.code() != StatusCode::kOutOfRange &&
        status.code() != StatusCode::kInternal)) {
     return status;
   }
   std::string names;
-  for (const std::string& name : random_inputs) names += (names.empty() ? "'" : ", '") + name + "'";
+  for (const std::string& name : inputs.random) names += (names.empty() ? "'" : ", '") + name + "'";
   return Status(status.code(),
                 status.message() + "\n(the run had random values for " + names +
                     "; random values may not suit an input that holds indices, axes, a shape "

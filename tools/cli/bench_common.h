@@ -51,6 +51,7 @@ struct BenchInputs {
   std::map<std::string, Value> values;
   bool tensors_only = true;
   std::map<std::string, Tensor> tensors;  // the same inputs, when tensors_only
+  std::vector<std::string> random;        // the inputs no --input gave: made-up values
 };
 
 // The --input files, then deterministic random values for every other input: symbolic dims
@@ -64,12 +65,10 @@ Result<BenchInputs> MakeBenchInputs(const Session& session, const BenchOptions& 
 // One run, through Session::Run or Session::RunValues (see BenchInputs).
 Result<std::vector<Value>> RunOnce(const Session& session, const BenchInputs& inputs);
 
-// The model's inputs that no --input names: BenchInputs gives them random values.
-std::vector<std::string> RandomInputNames(const Session& session, const BenchOptions& options);
-
-// A first run that failed on a value error gets a hint when some inputs were random: an input
-// holding indices, axes or a shape seldom accepts random values.
-Status WithRandomInputsHint(Status status, const std::vector<std::string>& random_inputs);
+// A first run that failed gets a hint when some inputs were random (and the failure may be a
+// value error: invalid argument, out of range, or ONNX Runtime's worker dying): an input that
+// holds indices, axes, a shape or divisors seldom accepts random values.
+Status WithRandomInputsHint(Status status, const BenchInputs& inputs);
 
 // Times `iterations` runs, one steady_clock interval around each Session::Run, in ms.
 Result<std::vector<double>> TimeRuns(const Session& session, const BenchInputs& inputs,

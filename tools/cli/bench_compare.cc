@@ -228,9 +228,7 @@ Status BenchCompare(const BenchOptions& options) {
   // The first run of each side: a failure there may be the random inputs' fault.
   Result<Comparison> compared =
       CompareOutputs(*session, inputs, *worker, dir.path(), options.tolerance);
-  if (!compared.ok()) {
-    return WithRandomInputsHint(compared.status(), RandomInputNames(*session, options));
-  }
+  if (!compared.ok()) return WithRandomInputsHint(compared.status(), inputs);
   const Comparison& comparison = *compared;
 
   if (options.warmup > 0) {
