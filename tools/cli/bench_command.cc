@@ -30,7 +30,7 @@ Status Bench(const BenchOptions& options) {
   session_options.profile = options.profile;
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
-  UH_ASSIGN_OR_RETURN(BenchInputs inputs, MakeBenchInputs(*session, options));
+  UH_ASSIGN_OR_RETURN(ModelInputs inputs, MakeBenchInputs(*session, options));
 
   Result<std::vector<double>> warmed = TimeRuns(*session, inputs, options.warmup);
   if (!warmed.ok()) return WithRandomInputsHint(warmed.status(), inputs);

@@ -30,55 +30,6 @@ Result<std::map<std::string, int64_t>> ParseDims(const std::vector<std::string>&
   return dims;
 }
 
-// `info` with its symbolic dims set by --dim NAME=N, or by --batch N for the first one.
-ir::ValueInfo WithDimsSet(ir::ValueInfo info, const std::map<std::string, int64_t>& dims,
-                          int batch) {
-  if (!info.shape) return info;
-  for (size_t i = 0; i < info.shape->size(); ++i) {
-    ir::Dim& dim = (*info.shape)[i];
-    if (dim.is_static()) continue;
-    if (auto it = dims.find(dim.symbol); !dim.symbol.empty() && it != dims.end()) {
-      dim = ir::Dim::Static(it->second);
-    } else if (i == 0 && batch > 0) {
-      dim = ir::Dim::Static(batch);
-    }
-  }
-  return info;
-}
-
-Result<Value> LoadTensorFile(const std::string& file) {
-  UH_ASSIGN_OR_RETURN(Tensor tensor, LoadInputFile(file));
-  return Value(std::move(tensor));
-}
-
-// A sequence input's elements, one file each: "a.npy,b.npy".
-Result<Value> LoadSequenceFiles(DType element_dtype, const std::string& files) {
-  std::vector<Tensor> elements;
-  for (size_t start = 0; start <= files.size();) {
-    const size_t comma = std::min(files.find(',', start), files.size());
-    UH_ASSIGN_OR_RETURN(Tensor element, LoadInputFile(files.substr(start, comma - start)));
-    elements.push_back(std::move(element));
-    start = comma + 1;
-  }
-  return Value::Sequence(element_dtype, std::move(elements));
-}
-
-// Random values for an input not given (`info`'s dims set): a tensor; a sequence of
-// kRandomSequenceLength tensors; for an optional, its element, or none when its shape is unknown.
-Result<Value> RandomValue(const ir::ValueInfo& info, uint64_t seed) {
-  if (IsOptionalType(info.kind) && !info.StaticShape()) return Value::None();
-  if (!IsSequenceType(info.kind)) {
-    UH_ASSIGN_OR_RETURN(Tensor tensor, RandomInput(info, seed, SymbolicDims::kReject));
-    return Value(std::move(tensor));
-  }
-  std::vector<Tensor> elements;
-  for (int i = 0; i < kRandomSequenceLength; ++i) {
-    UH_ASSIGN_OR_RETURN(Tensor element, RandomInput(info, seed + i, SymbolicDims::kReject));
-    elements.push_back(std::move(element));
-  }
-  return Value::Sequence(info.dtype, std::move(elements));
-}
-
 }  // namespace
 
 LatencyStats Summarize(std::vector<double> samples_ms) {
@@ -93,44 +44,16 @@ LatencyStats Summarize(std::vector<double> samples_ms) {
           total / static_cast<double>(samples_ms.size())};
 }
 
-Result<BenchInputs> MakeBenchInputs(const Session& session, const BenchOptions& options) {
-  UH_ASSIGN_OR_RETURN(auto files, ParseInputSpecs(options.inputs));
-  UH_ASSIGN_OR_RETURN(auto dims, ParseDims(options.dims));
-  BenchInputs inputs;
-  for (const auto* values : {&session.inputs(), &session.outputs()}) {
-    for (const ir::ValueInfo& info : *values) inputs.tensors_only &= info.is_tensor();
-  }
-  for (const auto& [name, file] : files) {  // a name the model lacks: Session's run says so
-    const auto declared =
-        std::find_if(session.inputs().begin(), session.inputs().end(),
-                     [&](const ir::ValueInfo& info) { return info.name == name; });
-    const bool sequence = declared != session.inputs().end() && IsSequenceType(declared->kind);
-    Result<Value> value =
-        sequence ? LoadSequenceFiles(declared->dtype, file) : LoadTensorFile(file);
-    if (!value.ok()) return value.status().WithContext("input '" + name + "'");
-    inputs.values.emplace(name, *std::move(value));
-  }
-  for (const ir::ValueInfo& info : session.inputs()) {
-    if (files.contains(info.name)) continue;
-    UH_ASSIGN_OR_RETURN(Value value,
-                        RandomValue(WithDimsSet(info, dims, options.batch), options.seed));
-    inputs.values.emplace(info.name, std::move(value));
-    inputs.random.push_back(info.name);
-  }
-  if (inputs.tensors_only) {
-    for (const auto& [name, value] : inputs.values) inputs.tensors.emplace(name, value.tensor());
-  }
-  return inputs;
+Result<ModelInputs> MakeBenchInputs(const Session& session, const BenchOptions& options) {
+  InputOptions input_options;
+  input_options.specs = options.inputs;
+  UH_ASSIGN_OR_RETURN(input_options.dims, ParseDims(options.dims));
+  input_options.batch = options.batch;
+  input_options.seed = options.seed;
+  return MakeModelInputs(session, input_options);
 }
 
-Result<std::vector<Value>> RunOnce(const Session& session, const BenchInputs& inputs) {
-  if (!inputs.tensors_only) return session.RunValues(inputs.values);
-  UH_ASSIGN_OR_RETURN(std::vector<Tensor> tensors, session.Run(inputs.tensors));
-  return std::vector<Value>(std::make_move_iterator(tensors.begin()),
-                            std::make_move_iterator(tensors.end()));
-}
-
-Status WithRandomInputsHint(Status status, const BenchInputs& inputs) {
+Status WithRandomInputsHint(Status status, const ModelInputs& inputs) {
   if (inputs.random.empty() ||
       (status.code() != StatusCode::kInvalidArgument && status.code() != StatusCode::kOutOfRange &&
        status.code() != StatusCode::kInternal)) {
@@ -144,7 +67,7 @@ Status WithRandomInputsHint(Status status, const BenchInputs& inputs) {
                     "or divisors: give real ones with --input NAME=FILE)");
 }
 
-Result<std::vector<double>> TimeRuns(const Session& session, const BenchInputs& inputs,
+Result<std::vector<double>> TimeRuns(const Session& session, const ModelInputs& inputs,
                                      int iterations) {
   std::vector<double> samples_ms;
   samples_ms.reserve(static_cast<size_t>(std::max(iterations, 0)));

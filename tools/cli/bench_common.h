@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "cli/cli_common.h"
+#include "cli/model_inputs.h"
 #include "unihal/session.h"
 #include "unihal/status.h"
 #include "unihal/tensor.h"
-#include "unihal/value.h"
 
 namespace unihal::cli {
 
@@ -44,34 +44,18 @@ struct LatencyStats {
 // Nearest-rank percentiles: the smallest sample with at least q of the samples at or below it.
 LatencyStats Summarize(std::vector<double> samples_ms);
 
-// What every bench run feeds the model. A model whose inputs and outputs are all tensors runs
-// through Session::Run, the path users' runs take; one with sequences or optionals through
-// Session::RunValues.
-struct BenchInputs {
-  std::map<std::string, Value> values;
-  bool tensors_only = true;
-  std::map<std::string, Tensor> tensors;  // the same inputs, when tensors_only
-  std::vector<std::string> random;        // the inputs no --input gave: made-up values
-};
-
-// The --input files, then deterministic random values for every other input: symbolic dims
-// take --dim NAME=N, or --batch N for a symbolic first dim; any other symbolic dim is an error.
-// A sequence input given with --input takes a comma-separated list of files, one per element;
-// a random one has kRandomSequenceLength elements. An optional input not given holds a random
-// element when its shape is known, else none.
-inline constexpr int kRandomSequenceLength = 2;
-Result<BenchInputs> MakeBenchInputs(const Session& session, const BenchOptions& options);
-
-// One run, through Session::Run or Session::RunValues (see BenchInputs).
-Result<std::vector<Value>> RunOnce(const Session& session, const BenchInputs& inputs);
+// The --input files, then deterministic random values for every other input (model_inputs.h):
+// symbolic dims take --dim NAME=N, or --batch N for a symbolic first dim; any other symbolic
+// dim is an error.
+Result<ModelInputs> MakeBenchInputs(const Session& session, const BenchOptions& options);
 
 // A first run that failed gets a hint when some inputs were random (and the failure may be a
 // value error: invalid argument, out of range, or ONNX Runtime's worker dying): an input that
 // holds indices, axes, a shape or divisors seldom accepts random values.
-Status WithRandomInputsHint(Status status, const BenchInputs& inputs);
+Status WithRandomInputsHint(Status status, const ModelInputs& inputs);
 
 // Times `iterations` runs, one steady_clock interval around each Session::Run, in ms.
-Result<std::vector<double>> TimeRuns(const Session& session, const BenchInputs& inputs,
+Result<std::vector<double>> TimeRuns(const Session& session, const ModelInputs& inputs,
                                      int iterations);
 
 // `unihal bench --compare onnxruntime`: the same model, inputs and thread count in ONNX Runtime

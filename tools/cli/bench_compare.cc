@@ -92,7 +92,7 @@ Result<std::optional<double>> CompareTensor(const std::string& name, const Tenso
 
 // Runs both once more and compares every output. ONNX Runtime's come back as .npy files:
 // "path" for a tensor, "paths" for a sequence's elements, "none" for an empty optional.
-Result<Comparison> CompareOutputs(const Session& session, const BenchInputs& inputs,
+Result<Comparison> CompareOutputs(const Session& session, const ModelInputs& inputs,
                                   OrtWorker& worker, const fs::path& dir, double tolerance) {
   UH_ASSIGN_OR_RETURN(std::vector<Value> ours, RunOnce(session, inputs));
   Result<nlohmann::json> reply = worker.Call({{"cmd", "outputs"}, {"dir", dir.string()}});
@@ -153,7 +153,7 @@ Result<std::vector<double>> TimeOrt(OrtWorker& worker, int iterations) {
 
 // Gives each side the same inputs, as .npy files in `dir`: a tensor's path, a list of paths
 // for a sequence's elements, null for none.
-Status SendInputs(const BenchInputs& inputs, OrtWorker& worker, const fs::path& dir) {
+Status SendInputs(const ModelInputs& inputs, OrtWorker& worker, const fs::path& dir) {
   nlohmann::json files = nlohmann::json::object();
   int index = 0;
   auto write = [&](const std::string& name, const Tensor& tensor) -> Result<std::string> {
@@ -211,7 +211,7 @@ Status BenchCompare(const BenchOptions& options) {
   ApplyPlacementOptions(options.placement, session_options);
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
-  UH_ASSIGN_OR_RETURN(BenchInputs inputs, MakeBenchInputs(*session, options));
+  UH_ASSIGN_OR_RETURN(ModelInputs inputs, MakeBenchInputs(*session, options));
   const int threads = hal::ThreadPool::Process().num_threads();
 
   UH_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());

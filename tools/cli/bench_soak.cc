@@ -68,7 +68,7 @@ Status BenchSoak(const BenchOptions& options) {
   ApplyPlacementOptions(options.placement, session_options);  // --devices: the primary first
   UH_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                       Session::Load(runtime, options.model, session_options));
-  UH_ASSIGN_OR_RETURN(BenchInputs bench_inputs, MakeBenchInputs(*session, options));
+  UH_ASSIGN_OR_RETURN(ModelInputs bench_inputs, MakeBenchInputs(*session, options));
   if (!bench_inputs.tensors_only) {
     return InvalidArgumentError(
         "--requests submits runs through Session::RunAsync, which carries tensors only, and "

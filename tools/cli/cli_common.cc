@@ -120,17 +120,6 @@ Result<Tensor> LoadInputFile(const std::string& path) {
       "; input files must be .npy (NumPy) or .pb (ONNX TensorProto)");
 }
 
-Result<std::map<std::string, Tensor>> LoadInputs(const std::vector<std::string>& specs) {
-  UH_ASSIGN_OR_RETURN(auto files, ParseInputSpecs(specs));
-  std::map<std::string, Tensor> inputs;
-  for (const auto& [name, path] : files) {
-    Result<Tensor> tensor = LoadInputFile(path);
-    if (!tensor.ok()) return tensor.status().WithContext("input '" + name + "'");
-    inputs.emplace(name, *std::move(tensor));
-  }
-  return inputs;
-}
-
 Result<Tensor> RandomInput(const ir::ValueInfo& info, uint64_t seed, SymbolicDims symbolic) {
   const std::string pass_it =
       "; pass it with --input " + info.name +
@@ -157,15 +146,6 @@ Result<Tensor> RandomInput(const ir::ValueInfo& info, uint64_t seed, SymbolicDim
   UH_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Allocate(info.dtype, shape));
   FillRandom(tensor, seed ^ HashName(info.name));
   return tensor;
-}
-
-std::vector<const ir::ValueInfo*> MissingInputs(const std::vector<ir::ValueInfo>& expected,
-                                                const std::map<std::string, Tensor>& inputs) {
-  std::vector<const ir::ValueInfo*> missing;
-  for (const ir::ValueInfo& info : expected) {
-    if (!inputs.contains(info.name)) missing.push_back(&info);
-  }
-  return missing;
 }
 
 std::string DescribeInputs(const std::vector<ir::ValueInfo>& expected) {

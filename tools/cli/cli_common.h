@@ -74,8 +74,6 @@ Result<std::map<std::string, std::string>> ParseInputSpecs(const std::vector<std
 
 // Reads a .npy file or a serialized ONNX TensorProto (.pb), chosen by the extension.
 Result<Tensor> LoadInputFile(const std::string& path);
-// Loads every NAME=FILE input.
-Result<std::map<std::string, Tensor>> LoadInputs(const std::vector<std::string>& specs);
 
 enum class SymbolicDims { kUseOne, kReject };
 
@@ -83,9 +81,6 @@ enum class SymbolicDims { kUseOne, kReject };
 // bools 0/1), the same for the same seed and input name on every machine.
 Result<Tensor> RandomInput(const ir::ValueInfo& info, uint64_t seed, SymbolicDims symbolic);
 
-// The model's inputs that `inputs` lacks.
-std::vector<const ir::ValueInfo*> MissingInputs(const std::vector<ir::ValueInfo>& expected,
-                                                const std::map<std::string, Tensor>& inputs);
 // "  x: float32[1, 3]\n  y: int64[batch]"
 std::string DescribeInputs(const std::vector<ir::ValueInfo>& expected);
 

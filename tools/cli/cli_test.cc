@@ -118,6 +118,33 @@ class CliTest : public ::testing::Test {
     return path;
   }
 
+  // seq: sequence(float32[2, 3]) and x: float32[2, 3] -> grown = SequenceInsert(seq, x), a
+  // sequence output, and n = SequenceLength(grown). Session::Run refuses such a model.
+  std::string WriteSequenceModel() {
+    onnx::ModelProto model = mb::NewModel();
+    onnx::GraphProto* graph = model.mutable_graph();
+    auto sequence_of_2x3 = [](onnx::ValueInfoProto* info) {
+      onnx::TypeProto::Tensor* element =
+          info->mutable_type()->mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type();
+      element->set_elem_type(onnx::TensorProto::FLOAT);
+      element->mutable_shape()->add_dim()->set_dim_value(2);
+      element->mutable_shape()->add_dim()->set_dim_value(3);
+    };
+    onnx::ValueInfoProto* seq = graph->add_input();
+    seq->set_name("seq");
+    sequence_of_2x3(seq);
+    mb::AddInput(graph, "x", onnx::TensorProto::FLOAT, {2, 3});
+    mb::AddNode(graph, "SequenceInsert", {"seq", "x"}, {"grown"}, "insert");
+    mb::AddNode(graph, "SequenceLength", {"grown"}, {"n"}, "length");
+    onnx::ValueInfoProto* grown = graph->add_output();
+    grown->set_name("grown");
+    sequence_of_2x3(grown);
+    mb::AddOutput(graph, "n", onnx::TensorProto::INT64, {});
+    const std::string path = Path("sequence.onnx");
+    std::ofstream(path, std::ios::binary) << mb::Serialize(model);
+    return path;
+  }
+
   // a.npy = [[0, 1, 2], [3, 4, 5]] and b.pb = ones(3, 2) as a TensorProto.
   void WriteInputs() {
     ASSERT_TRUE(
@@ -439,33 +466,12 @@ TEST_F(CliTest, BenchCompareAgreesOnAScalarOutput) {
   EXPECT_LT(report["max_rel_error"].get<double>(), 1e-5);
 }
 
-// seq: sequence(float32[2, 3]) and x: float32[2, 3] -> grown = SequenceInsert(seq, x), a
-// sequence output, and n = SequenceLength(grown). Session::Run refuses such a model; bench
-// runs it through RunValues, and ONNX Runtime's sequence comes back element by element.
+// WriteSequenceModel: bench runs it through RunValues, and ONNX Runtime's sequence comes back
+// element by element.
 TEST_F(CliTest, BenchCompareRunsSequenceInputsAndOutputs) {
   const std::string python = PythonWithOnnxRuntime();
   if (python.empty()) GTEST_SKIP() << "no Python with onnxruntime (run 'make setup')";
-  onnx::ModelProto model = mb::NewModel();
-  onnx::GraphProto* graph = model.mutable_graph();
-  auto sequence_of_2x3 = [](onnx::ValueInfoProto* info) {
-    onnx::TypeProto::Tensor* element =
-        info->mutable_type()->mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type();
-    element->set_elem_type(onnx::TensorProto::FLOAT);
-    element->mutable_shape()->add_dim()->set_dim_value(2);
-    element->mutable_shape()->add_dim()->set_dim_value(3);
-  };
-  onnx::ValueInfoProto* seq = graph->add_input();
-  seq->set_name("seq");
-  sequence_of_2x3(seq);
-  mb::AddInput(graph, "x", onnx::TensorProto::FLOAT, {2, 3});
-  mb::AddNode(graph, "SequenceInsert", {"seq", "x"}, {"grown"}, "insert");
-  mb::AddNode(graph, "SequenceLength", {"grown"}, {"n"}, "length");
-  onnx::ValueInfoProto* grown = graph->add_output();
-  grown->set_name("grown");
-  sequence_of_2x3(grown);
-  mb::AddOutput(graph, "n", onnx::TensorProto::INT64, {});
-  const std::string path = Path("sequence.onnx");
-  std::ofstream(path, std::ios::binary) << mb::Serialize(model);
+  const std::string path = WriteSequenceModel();
 
   const CliResult random = Cli({"bench", path, "--compare", "onnxruntime", "--python", python,
                                 "--iterations", "2", "--warmup", "0", "--json"});
@@ -491,6 +497,36 @@ TEST_F(CliTest, BenchCompareRunsSequenceInputsAndOutputs) {
   const CliResult soak = Cli({"bench", path, "--requests", "2"});
   EXPECT_EQ(soak.exit_code, 3) << soak.err;
   EXPECT_NE(soak.err.find("carries tensors only"), std::string::npos) << soak.err;
+}
+
+// A sequence output is one .npy per element; the JSON lists them. Given seq = [e, e] and x,
+// grown = [e, e, x] and n = 3.
+TEST_F(CliTest, RunWritesASequenceOutputElementByElement) {
+  const std::string path = WriteSequenceModel();
+  ASSERT_TRUE(
+      io::WriteNpyFile(Path("e.npy"), Tensor::FromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6})).ok());
+  ASSERT_TRUE(
+      io::WriteNpyFile(Path("x.npy"), Tensor::FromVector<float>({2, 3}, {7, 8, 9, 10, 11, 12}))
+          .ok());
+  const CliResult r = Cli({"run", path, "--input", "seq=" + Path("e.npy") + "," + Path("e.npy"),
+                           "--input", "x=" + Path("x.npy"), "-o", Path("out"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json report = json::parse(r.out);
+  ASSERT_EQ(report["outputs"].size(), 2u);
+  const json& grown = report["outputs"][0];
+  EXPECT_EQ(grown["name"], "grown");
+  ASSERT_EQ(grown["elements"].size(), 3u);
+  EXPECT_EQ(grown["elements"][2]["path"], Path("out/grown_2.npy"));
+  EXPECT_EQ(NpyValues(Path("out/grown_0.npy"), {2, 3}), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(NpyValues(Path("out/grown_2.npy"), {2, 3}), (std::vector<float>{7, 8, 9, 10, 11, 12}));
+  Result<Tensor> n = io::ReadNpyFile(Path("out/n.npy"));
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(n->data_as<int64_t>()[0], 3);
+
+  // Without --input and --random-inputs, both inputs are named as missing.
+  const CliResult missing = Cli({"run", path, "-o", Path("out2")});
+  EXPECT_EQ(missing.exit_code, 3) << missing.err;
+  EXPECT_NE(missing.err.find("missing inputs 'seq', 'x'"), std::string::npos) << missing.err;
 }
 
 // Random indices (0..9) overrun a dim of 2: the error says the values were made up and how to
