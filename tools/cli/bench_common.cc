@@ -59,10 +59,9 @@ Status WithRandomInputsHint(Status status, const ModelInputs& inputs) {
        status.code() != StatusCode::kInternal)) {
     return status;
   }
-  std::string names;
-  for (const std::string& name : inputs.random) names += (names.empty() ? "'" : ", '") + name + "'";
   return Status(status.code(),
-                status.message() + "\n(the run had random values for " + names +
+                status.message() + "\n(the run had random values for " +
+                    QuotedNames(inputs.random) +
                     "; random values may not suit an input that holds indices, axes, a shape "
                     "or divisors: give real ones with --input NAME=FILE)");
 }
@@ -74,8 +73,7 @@ Result<std::vector<double>> TimeRuns(const Session& session, const ModelInputs& 
   for (int i = 0; i < iterations; ++i) {
     const auto start = std::chrono::steady_clock::now();
     // The outputs are dropped inside the interval, as a caller of Run would drop them.
-    UH_RETURN_IF_ERROR(inputs.tensors_only ? session.Run(inputs.tensors).status()
-                                           : session.RunValues(inputs.values).status());
+    UH_RETURN_IF_ERROR(RunDroppingOutputs(session, inputs));
     const std::chrono::duration<double, std::milli> elapsed =
         std::chrono::steady_clock::now() - start;
     samples_ms.push_back(elapsed.count());

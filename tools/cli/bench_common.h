@@ -54,7 +54,8 @@ Result<ModelInputs> MakeBenchInputs(const Session& session, const BenchOptions& 
 // holds indices, axes, a shape or divisors seldom accepts random values.
 Status WithRandomInputsHint(Status status, const ModelInputs& inputs);
 
-// Times `iterations` runs, one steady_clock interval around each Session::Run, in ms.
+// Times `iterations` runs, one steady_clock interval around each Session::Run (or RunValues),
+// in ms.
 Result<std::vector<double>> TimeRuns(const Session& session, const ModelInputs& inputs,
                                      int iterations);
 

@@ -58,10 +58,8 @@ Result<Value> RandomValue(const ir::ValueInfo& info, uint64_t seed, SymbolicDims
 }
 
 Status MissingInputsError(const Session& session, const std::vector<std::string>& missing) {
-  std::string names;
-  for (const std::string& name : missing) names += (names.empty() ? "'" : ", '") + name + "'";
   return InvalidArgumentError(
-      "missing input" + std::string(missing.size() > 1 ? "s " : " ") + names +
+      "missing input" + std::string(missing.size() > 1 ? "s " : " ") + QuotedNames(missing) +
       "; the model expects:\n" + DescribeInputs(session.inputs()) +
       "\npass each with --input NAME=FILE (.npy or .pb), or add --random-inputs");
 }
@@ -107,6 +105,17 @@ Result<std::vector<Value>> RunOnce(const Session& session, const ModelInputs& in
   UH_ASSIGN_OR_RETURN(std::vector<Tensor> tensors, session.Run(inputs.tensors));
   return std::vector<Value>(std::make_move_iterator(tensors.begin()),
                             std::make_move_iterator(tensors.end()));
+}
+
+Status RunDroppingOutputs(const Session& session, const ModelInputs& inputs) {
+  return inputs.tensors_only ? session.Run(inputs.tensors).status()
+                             : session.RunValues(inputs.values).status();
+}
+
+std::string QuotedNames(const std::vector<std::string>& names) {
+  std::string quoted;
+  for (const std::string& name : names) quoted += (quoted.empty() ? "'" : ", '") + name + "'";
+  return quoted;
 }
 
 }  // namespace unihal::cli

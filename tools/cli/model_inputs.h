@@ -41,5 +41,10 @@ Result<ModelInputs> MakeModelInputs(const Session& session, const InputOptions& 
 
 // One run, through Session::Run or Session::RunValues (see ModelInputs).
 Result<std::vector<Value>> RunOnce(const Session& session, const ModelInputs& inputs);
+// The same run with its outputs dropped, as a timing loop wants it (no copy into Values).
+Status RunDroppingOutputs(const Session& session, const ModelInputs& inputs);
+
+// "'a', 'b'": names as error messages list them.
+std::string QuotedNames(const std::vector<std::string>& names);
 
 }  // namespace unihal::cli
